@@ -1,0 +1,35 @@
+# One file drives everything a newcomer needs: `make demo`, `make test`, `make bench`, `make lint`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+.PHONY: demo test bench lint typecheck check clean
+
+# A stamp per extra: re-runs install only when pyproject.toml changes.
+$(VENV)/.stamp-%: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "meterlocal needs Python 3.11 or newer; set PYTHON=python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) -e ".[$*]"
+	@touch $@
+
+demo: $(VENV)/.stamp-cli  ## scrape the bundled pages (served on 127.0.0.1) into ./meterlocal.db, twice, and show the history
+	$(PY) -m meterlocal demo --db meterlocal.db
+
+test: $(VENV)/.stamp-test  ## the whole suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.stamp-bench  ## benchmarks against peers; writes benchmarks/results/*.md
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+lint: $(VENV)/.stamp-test
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.stamp-test
+	$(PY) -m mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache meterlocal.db meterlocal.db-wal meterlocal.db-shm

@@ -1,0 +1,142 @@
+"""Every exception meterlocal raises, under one root.
+
+    MeterlocalError
+    ├── ValidationError (ValueError)          bad input from the caller; HTTP 400
+    │   ├── StrategyError                     a strategy document that cannot be compiled (.field, .selector)
+    │   └── JobStateError                     an operation the job's status does not allow (compare a pending job)
+    ├── NotFoundError (LookupError)           an id that is not in the store; HTTP 404
+    │   ├── StrategyNotFoundError             (.strategy_id)
+    │   ├── JobNotFoundError                  (.job_id)
+    │   └── BatchNotFoundError                (.batch_id)
+    ├── JobTimeoutError (TimeoutError)        waiting for a job took longer than allowed; the job keeps running (.job_id)
+    ├── ExtractionError                       a document that cannot be parsed or extracted; the job fails
+    ├── FetchError                            a page that cannot be fetched; the job fails (.url)
+    │   ├── HTTPStatusError                   a non-2xx answer after retries (.status)
+    │   ├── FetchTimeoutError (TimeoutError)  the site did not answer in time
+    │   ├── ResponseTooLargeError             the body passed the size limit while streaming (.limit)
+    │   └── BlockedURLError                   the security policy refused the URL (scheme, private address)
+    └── UnavailableError                      the store or manager cannot serve now (closed, read-only, disk full); HTTP 503
+
+Job-level failures (fetch and extraction) never escape `JobManager`: they become a `failed` job whose `error`
+is the exception's message, so every message here is a sentence a person can act on.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BatchNotFoundError",
+    "BlockedURLError",
+    "ExtractionError",
+    "FetchError",
+    "FetchTimeoutError",
+    "HTTPStatusError",
+    "JobNotFoundError",
+    "JobStateError",
+    "JobTimeoutError",
+    "MeterlocalError",
+    "NotFoundError",
+    "ResponseTooLargeError",
+    "StrategyError",
+    "StrategyNotFoundError",
+    "UnavailableError",
+    "ValidationError",
+]
+
+
+class MeterlocalError(Exception):
+    """Root of every error meterlocal raises on purpose."""
+
+
+class ValidationError(MeterlocalError, ValueError):
+    """The caller passed something meterlocal cannot accept; the message names it."""
+
+
+class StrategyError(ValidationError):
+    """A strategy document that cannot be compiled: unknown key, invalid selector, bad regex."""
+
+    def __init__(self, message: str, *, field: str | None = None, selector: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.selector = selector
+
+
+class JobStateError(ValidationError):
+    """The job is not in a status that allows the operation (for instance comparing an unfinished job)."""
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class NotFoundError(MeterlocalError, LookupError):
+    """An id that the store does not hold."""
+
+    def __str__(self) -> str:
+        # LookupError's str() would quote the message like a dict key.
+        return str(self.args[0]) if self.args else ""
+
+
+class StrategyNotFoundError(NotFoundError):
+    def __init__(self, strategy_id: str) -> None:
+        super().__init__(f"Strategy not found: {strategy_id}")
+        self.strategy_id = strategy_id
+
+
+class JobNotFoundError(NotFoundError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"Job not found: {job_id}")
+        self.job_id = job_id
+
+
+class BatchNotFoundError(NotFoundError):
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"Batch not found: {batch_id}")
+        self.batch_id = batch_id
+
+
+class JobTimeoutError(MeterlocalError, TimeoutError):
+    """A wait for a job ran out of time. The job itself is not cancelled."""
+
+    def __init__(self, job_id: str, timeout: float) -> None:
+        super().__init__(
+            f"Job {job_id} did not finish within {timeout:g} s; it keeps running, "
+            f"poll it with get_job({job_id!r}) or wait_for_job()"
+        )
+        self.job_id = job_id
+        self.timeout = timeout
+
+
+class ExtractionError(MeterlocalError):
+    """A document that cannot be parsed, or a strategy that cannot be applied to it."""
+
+
+class FetchError(MeterlocalError):
+    """A page that could not be fetched. The message is the failed job's `error`."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class HTTPStatusError(FetchError):
+    def __init__(self, message: str, *, url: str, status: int) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+
+
+class FetchTimeoutError(FetchError, TimeoutError):
+    pass
+
+
+class ResponseTooLargeError(FetchError):
+    def __init__(self, message: str, *, url: str, limit: int) -> None:
+        super().__init__(message, url=url)
+        self.limit = limit
+
+
+class BlockedURLError(FetchError):
+    pass
+
+
+class UnavailableError(MeterlocalError):
+    """The store or the manager cannot serve the request now (closed, read-only file, disk full)."""

@@ -1,0 +1,58 @@
+"""Every limit and knob of a `JobManager`, with its default. Pass `Settings(...)` to change any of them.
+
+The defaults are the documented resource limits (README, "Limits"): each bounds time, bytes, concurrency or retries.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DEFAULT_USER_AGENT", "Settings"]
+
+DEFAULT_USER_AGENT = "meterlocal/0.1 (+https://pypi.org/project/meterlocal/)"
+
+
+class Settings(BaseModel):
+    """Limits and behaviour of one `JobManager` (frozen; make a new one with `model_copy(update=...)`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Concurrency
+    concurrency: int = Field(16, ge=1, le=1024, description="Jobs running at once in one manager")
+    per_host_limit: int = Field(4, ge=1, le=256, description="Jobs running at once against one host")
+    extract_threads: int = Field(
+        2, ge=1, le=64, description="Worker threads that parse and extract, so big pages never stall the event loop"
+    )
+
+    # HTTP fetching
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection")
+    read_timeout: float = Field(30.0, gt=0, description="Seconds of silence allowed while reading a response")
+    total_timeout: float = Field(60.0, gt=0, description="Seconds for one request attempt, redirects included")
+    max_redirects: int = Field(10, ge=0, le=50, description="Redirects followed before the job fails")
+    retries: int = Field(2, ge=0, le=20, description="Extra attempts after connection errors, timeouts, 429 and 5xx")
+    backoff_base: float = Field(0.5, ge=0, description="First retry delay in seconds; doubles each attempt, with jitter")
+    backoff_max: float = Field(30.0, ge=0, description="Longest delay between two attempts, Retry-After included")
+    max_response_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, description="Largest body accepted, counted while streaming, after decompression"
+    )
+    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers sent with every fetch")
+
+    # Security
+    allow_file_urls: bool = Field(False, description="Let jobs read local files through file:// URLs")
+    block_private_addresses: bool = Field(
+        False,
+        description="Refuse hosts that resolve to private, loopback, link-local or reserved addresses (SSRF guard)",
+    )
+
+    # Jobs and the store
+    job_timeout: float = Field(
+        300.0, gt=0, description="Seconds one job may take from start to finish, retries included, before it fails"
+    )
+    execute_timeout: float = Field(3600.0, gt=0, description="Default seconds execute_job waits for its job")
+    shutdown_timeout: float = Field(
+        10.0, ge=0, description="Seconds close() waits for running jobs; the rest stay resumable in the store"
+    )
+    lease_seconds: float = Field(
+        30.0, gt=0, description="A manager that has not been heard from for this long is presumed dead"
+    )

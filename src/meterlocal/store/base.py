@@ -1,0 +1,122 @@
+"""The storage seam: strategies, jobs and the managers that own them.
+
+`SQLiteStore` (aiosqlite, one file, WAL) is the implementation; a shared PostgreSQL store would be another.
+The manager is the only caller. Every method that changes state does so in one transaction, and every claim or
+finish is conditional (compare-and-set on status and owner), so two managers on one store never run a job twice.
+
+Ownership: each open `JobManager` registers itself as an *owner* (a random id, its pid and host) and heartbeats.
+A job belongs to the owner that created it (or adopted it). When an owner is gone (unregistered, its process is
+dead, or its heartbeat is older than the lease), another manager adopts its unfinished jobs: `running` ones go back
+to `pending` (they ran partially and will run again from the start; nothing of a partial run is kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy
+
+__all__ = ["JobOutcome", "OwnerInfo", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerInfo:
+    """A manager process that holds jobs."""
+
+    owner_id: str
+    pid: int
+    host: str
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """What a finished run wrote: `status` is COMPLETED (results set) or FAILED (error set)."""
+
+    status: JobStatus
+    completed_at: datetime
+    results: list[dict[str, Any]] | None = None
+    item_count: int | None = None
+    content_hash: str | None = None
+    structural_signature: dict[str, Any] | None = None
+    error: str | None = None
+    final_url: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class Store(Protocol):
+    """Persistent state of meterlocal. All methods are coroutines; none blocks the event loop."""
+
+    async def open(self) -> None:
+        """Create or migrate the schema. Raise `UnavailableError` when the file cannot be opened for writing."""
+
+    async def close(self) -> None: ...
+
+    # Strategies ---------------------------------------------------------------------------------------------
+    async def add_strategy(self, strategy: Strategy) -> None: ...
+
+    async def get_strategy(self, strategy_id: str) -> Strategy | None: ...
+
+    async def list_strategies(self, *, limit: int, offset: int) -> list[Strategy]:
+        """Newest first."""
+
+    async def replace_strategy(self, strategy: Strategy) -> bool:
+        """Overwrite the stored strategy with the same id. Return False if there is none."""
+
+    async def delete_strategy(self, strategy_id: str) -> bool:
+        """Remove the strategy (its jobs stay, readable by id). Return False if there was none."""
+
+    # Jobs ---------------------------------------------------------------------------------------------------
+    async def add_jobs(self, jobs: Sequence[Job], *, owner_id: str) -> None:
+        """Insert pending jobs owned by `owner_id`, all or none, in the given order."""
+
+    async def claim_job(self, job_id: str, *, owner_id: str, started_at: datetime) -> Job | None:
+        """Atomically move a `pending` job owned by `owner_id` to `running`. None if it was not claimable."""
+
+    async def finish_job(self, job_id: str, outcome: JobOutcome, *, owner_id: str) -> bool:
+        """Record the outcome of a `running` job owned by `owner_id`. False (and nothing written) otherwise."""
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def list_jobs(
+        self,
+        *,
+        strategy_id: str | None = None,
+        status: JobStatus | None = None,
+        since: datetime | None = None,
+        batch_id: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Newest first (creation time, then insertion order). `since` keeps jobs created at or after it."""
+
+    async def batch_progress(self, batch_id: str) -> BatchProgress | None: ...
+
+    async def history(self, strategy_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
+        """The strategy's jobs newest first. `has_changes` is True for a completed job whose content hash differs
+        from the previous completed job (by creation time) of the same strategy and URL; False for the first such
+        job and for pending, running and failed jobs."""
+
+    async def previous_completed(self, job: Job) -> Job | None:
+        """The completed job of the same strategy and URL created just before `job`, if any."""
+
+    # Owners and recovery ------------------------------------------------------------------------------------
+    async def register_owner(self, owner: OwnerInfo) -> None: ...
+
+    async def heartbeat(self, owner_id: str, at: datetime) -> None: ...
+
+    async def list_owners(self) -> list[OwnerInfo]: ...
+
+    async def adopt_jobs(self, *, from_owner_ids: Sequence[str], to_owner_id: str) -> list[str]:
+        """In one transaction: give every `pending` or `running` job of the (dead) owners to `to_owner_id` as
+        `pending`, delete those owners, and return the adopted job ids in creation order."""
+
+    async def release_owner(self, owner_id: str) -> None:
+        """On clean shutdown: put this owner's `running` jobs back to `pending` and unregister it, so the next
+        manager adopts them."""
+
+    async def pending_job_ids(self, owner_id: str) -> list[str]:
+        """This owner's pending jobs in creation order."""

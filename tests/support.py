@@ -1,0 +1,88 @@
+"""Test helpers importable from any test module (`from support import Site, load_strategy`)."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+PAGES = FIXTURES / "pages"
+STRATEGIES = FIXTURES / "strategies"
+EXPECTED = FIXTURES / "expected"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Site:
+    """A real HTTP server on 127.0.0.1.
+
+    GET /<path> serves `fixtures/pages/<path>` unless a test registered a handler for that path with
+    `site.route(path, handler)`. `site.hits` counts requests per path, so tests can prove retries and caching.
+    """
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+        self.hits: Counter[str] = Counter()
+        self.requests: list[web.Request] = []
+        self.base = ""
+        self._runner: web.AppRunner | None = None
+
+    def url(self, path: str = "/") -> str:
+        return self.base + ("" if path.startswith("/") else "/") + path
+
+    def route(self, path: str, handler: Handler) -> str:
+        """Serve `handler` at `path` (any method); return the absolute URL."""
+        self.handlers[path] = handler
+        return self.url(path)
+
+    def page(self, path: str, body: bytes | str, *, content_type: str = "text/html", status: int = 200) -> str:
+        """Serve a fixed body at `path`; return its URL."""
+        data = body.encode() if isinstance(body, str) else body
+
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(body=data, status=status, headers={"Content-Type": content_type})
+
+        return self.route(path, handler)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.hits[request.path] += 1
+        self.requests.append(request)
+        handler = self.handlers.get(request.path)
+        if handler is not None:
+            return await handler(request)
+        file = (PAGES / request.path.lstrip("/")).resolve()
+        if request.method != "GET" or PAGES not in file.parents or not file.is_file():
+            return web.Response(status=404, text="not found")
+        ctype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        return web.Response(body=file.read_bytes(), headers={"Content-Type": ctype})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        tcp = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await tcp.start()
+        port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def load_strategy(name: str) -> dict[str, Any]:
+    """The strategy document `fixtures/strategies/<name>.json`."""
+    return json.loads((STRATEGIES / f"{name}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def read_page(relative: str) -> bytes:
+    """The bytes of `fixtures/pages/<relative>`."""
+    return (PAGES / relative).read_bytes()
