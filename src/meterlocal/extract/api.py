@@ -1,0 +1,232 @@
+"""JSON-API strategies: call the endpoint behind a page and read its items with JMESPath.
+
+```json
+{"type": "api",
+ "request": {"url": "https://example.com/api/products", "method": "GET",
+             "headers": {"Accept": "application/json"}, "params": {"page": 1, "limit": 20}},
+ "items": "data.products",
+ "fields": {"name": "title", "price": "pricing.amount"}}
+```
+`params` (query) and, for POST, `json` (body) hold the default parameters; a job's `parameters` override them by
+key, and a job's `url` replaces `request.url`. The final URL carries the merged query, so the job records exactly
+what was asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import jmespath
+import orjson
+from jmespath.exceptions import JMESPathError
+
+from meterlocal.errors import ExtractionError, StrategyError, ValidationError
+from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess
+
+__all__ = ["ApiRequest", "ApiStrategy", "compile_api_strategy"]
+
+STRATEGY_KEYS = frozenset({"type", "request", "items", "fields", "key"})
+REQUEST_KEYS = frozenset({"url", "method", "headers", "params", "json"})
+# Media types that are certainly not JSON: the job fails with "Expected JSON ..." instead of a parse error.
+_NOT_JSON = (
+    "text/html",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+    "image/",
+    "audio/",
+    "video/",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """The HTTP request one API job sends. `url` already carries the merged query parameters."""
+
+    url: str
+    method: str
+    headers: dict[str, str]
+    json: Any = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class ApiStrategy(CompiledStrategy):
+    """A compiled JSON-API strategy."""
+
+    kind = "api"
+
+    def __init__(
+        self,
+        request: Mapping[str, Any],
+        items: Any,
+        fields: dict[str, Any] | None,
+        key: str | None,
+        postprocess: tuple[Postprocess, ...] = (),
+    ) -> None:
+        super().__init__(postprocess)
+        self._url: str | None = request.get("url")
+        self._method = str(request.get("method", "GET")).upper()
+        self._headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
+        self._params: dict[str, Any] = dict(request.get("params") or {})
+        self._body: dict[str, Any] | None = dict(request["json"]) if isinstance(request.get("json"), dict) else None
+        self._items = items
+        self._fields = fields
+        self.key = key
+        self.field_names = tuple(fields or ())
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Declared parameters and their defaults: query params, then (for POST) body keys."""
+        return {**self._params, **(self._body or {})}
+
+    def request_for(self, url: str | None = None, parameters: Mapping[str, Any] | None = None) -> ApiRequest:
+        """Build the request of one job. Raise `ValidationError` for a parameter the strategy does not declare."""
+        overrides = dict(parameters or {})
+        declared = self.parameters
+        unknown = sorted(set(overrides) - set(declared))
+        if unknown:
+            listed = ", ".join(sorted(declared)) or "none"
+            raise ValidationError(
+                f"unknown parameter(s) {', '.join(map(repr, unknown))} for this API strategy; "
+                f"declared parameters: {listed}"
+            )
+        target = url or self._url
+        if not target:
+            raise ValidationError("this API strategy has no request.url; give the job a url")
+        query = {k: overrides.get(k, v) for k, v in self._params.items()}
+        body = None
+        if self._body is not None:
+            body = {k: overrides.get(k, v) for k, v in self._body.items()}
+        parts = urlsplit(target)
+        pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in query]
+        pairs += [(k, _query_value(v)) for k, v in query.items() if v is not None]
+        final = urlunsplit(parts._replace(query=urlencode(pairs)))
+        merged = {**query, **(body or {})}
+        return ApiRequest(final, self._method, dict(self._headers), body, merged)
+
+    def run(
+        self,
+        document: bytes | str,
+        *,
+        url: str | None = None,
+        charset: str | None = None,
+        content_type: str | None = None,
+    ) -> Extraction:
+        data = self.decode(document, url=url, content_type=content_type)
+        items = self.items_of(data, url=url)
+        fields = self._fields
+        if fields is None:
+            records = [dict(item) if isinstance(item, dict) else {"value": item} for item in items]
+        else:
+            records = [{name: expr.search(item) for name, expr in fields.items()} for item in items]
+        warnings: list[str] = []
+        return Extraction(self._finish(records, warnings), root=data, warnings=warnings)
+
+    def decode(self, document: bytes | str | Any, *, url: str | None, content_type: str | None) -> Any:
+        """The decoded JSON of a response body. Raise `ExtractionError` saying why it is not JSON."""
+        source = url or "the response"
+        if not isinstance(document, bytes | bytearray | memoryview | str):
+            return document  # already decoded (extract() called with a Python object)
+        media = (content_type or "").split(";")[0].strip().lower()
+        if media and media.startswith(_NOT_JSON):
+            raise ExtractionError(f"Expected JSON from {source}, got {media}")
+        if not (document.strip() if isinstance(document, str) else bytes(document).strip()):
+            raise ExtractionError(f"Expected JSON from {source}, got an empty body")
+        try:
+            return orjson.loads(document)
+        except orjson.JSONDecodeError as exc:
+            raise ExtractionError(f"Invalid JSON from {source}: {exc}") from exc
+
+    def items_of(self, data: Any, *, url: str | None) -> list[Any]:
+        source = url or "the response"
+        if self._items is None:
+            if not isinstance(data, list):
+                raise ExtractionError(
+                    f"The JSON from {source} is {_kind(data)}, not a list; set 'items' to the path of the list"
+                )
+            return data
+        found = self._items.search(data)
+        if found is None:
+            raise ExtractionError(
+                f"The items path {self._items.expression!r} matched nothing in the JSON from {source}"
+            )
+        if not isinstance(found, list):
+            raise ExtractionError(
+                f"The items path {self._items.expression!r} selected {_kind(found)}, not a list, "
+                f"in the JSON from {source}"
+            )
+        return found
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def _jmespath(expression: Any, what: str, path: str | None) -> Any:
+    if not isinstance(expression, str) or not expression.strip():
+        raise StrategyError(f"{what} must be a non-empty JMESPath expression, not {expression!r}", field=path)
+    try:
+        return jmespath.compile(expression)
+    except JMESPathError as exc:
+        message = " ".join(str(exc).split())
+        raise StrategyError(
+            f"{what} {expression!r} is not valid JMESPath: {message}", field=path, selector=expression
+        ) from exc
+
+
+def compile_api_strategy(document: Mapping[str, Any], postprocess: tuple[Postprocess, ...] = ()) -> ApiStrategy:
+    """Validate and compile a JSON-API strategy document. Raise `StrategyError` naming what is wrong."""
+    unknown = sorted(set(document) - STRATEGY_KEYS)
+    if unknown:
+        raise StrategyError(
+            f"unknown strategy key(s) {', '.join(map(repr, unknown))}; an API strategy takes "
+            f"{', '.join(sorted(STRATEGY_KEYS))}"
+        )
+    request = document.get("request")
+    if not isinstance(request, Mapping):
+        raise StrategyError("an API strategy needs a 'request' object with at least 'url'")
+    bad = sorted(set(request) - REQUEST_KEYS)
+    if bad:
+        raise StrategyError(
+            f"unknown request key(s) {', '.join(map(repr, bad))}; allowed: {', '.join(sorted(REQUEST_KEYS))}"
+        )
+    url = request.get("url")
+    if url is not None and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")):
+        raise StrategyError(f"request.url must be an absolute http(s) URL, not {url!r}")
+    method = str(request.get("method", "GET")).upper()
+    if method not in ("GET", "POST"):
+        raise StrategyError(f"request.method must be GET or POST, not {request.get('method')!r}")
+    for name in ("headers", "params"):
+        if request.get(name) is not None and not isinstance(request[name], Mapping):
+            raise StrategyError(f"request.{name} must be an object")
+    params = request.get("params") or {}
+    for key, value in params.items():
+        if isinstance(value, dict | list):
+            raise StrategyError(f"request.params[{key!r}] must be a string, number or boolean, not {value!r}")
+    if request.get("json") is not None:
+        if method != "POST":
+            raise StrategyError("request.json (a body) needs method POST")
+        if not isinstance(request["json"], Mapping):
+            raise StrategyError("request.json must be an object (its keys are the body parameters)")
+    items = None if document.get("items") is None else _jmespath(document["items"], "items path", "items")
+    raw_fields = document.get("fields")
+    fields = None
+    if raw_fields is not None:
+        if not isinstance(raw_fields, Mapping) or not raw_fields:
+            raise StrategyError("'fields' must be a non-empty object mapping field names to JMESPath expressions")
+        fields = {str(name): _jmespath(expr, f"field {name!r}:", str(name)) for name, expr in raw_fields.items()}
+    key = document.get("key")
+    if key is not None and (not isinstance(key, str) or (fields is not None and key not in fields)):
+        raise StrategyError(f"key {key!r} must name one of the fields", field=str(key))
+    return ApiStrategy(request, items, fields, key, postprocess)

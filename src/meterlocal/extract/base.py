@@ -1,0 +1,61 @@
+"""What every compiled strategy is, and what running one returns."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CompiledStrategy", "Extraction", "Postprocess"]
+
+
+@dataclass(slots=True)
+class Extraction:
+    """The outcome of running a strategy on one document.
+
+    `items` are the final results (coerced by output_schema, filtered by filter_config). `root` is the parsed
+    page (an lxml element) or the decoded JSON for API strategies, and `containers` the elements that became
+    items (HTML only): change detection fingerprints them. `warnings` are sentences about values that were
+    dropped or nulled on the way (for instance coercion failures).
+    """
+
+    items: list[dict[str, Any]]
+    root: Any = None
+    containers: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Postprocess(ABC):
+    """A step applied to the raw items of every strategy kind (output_schema, then filter_config)."""
+
+    @abstractmethod
+    def apply(self, items: list[dict[str, Any]], warnings: list[str]) -> list[dict[str, Any]]: ...
+
+
+class CompiledStrategy(ABC):
+    """A strategy document validated and compiled once; reusable from any thread."""
+
+    kind: str
+    #: The field that identifies an item across runs (the document's `key`), used to align items in compare.
+    key: str | None = None
+    #: Output field names in order.
+    field_names: tuple[str, ...] = ()
+
+    def __init__(self, postprocess: tuple[Postprocess, ...] = ()) -> None:
+        self._postprocess = postprocess
+
+    @abstractmethod
+    def run(
+        self,
+        document: bytes | str,
+        *,
+        url: str | None = None,
+        charset: str | None = None,
+        content_type: str | None = None,
+    ) -> Extraction:
+        """Parse `document` and extract its items. Raise `ExtractionError` when that is impossible."""
+
+    def _finish(self, items: list[dict[str, Any]], warnings: list[str]) -> list[dict[str, Any]]:
+        for step in self._postprocess:
+            items = step.apply(items, warnings)
+        return items

@@ -1,0 +1,321 @@
+"""Compiled selectors: CSS (with Scrapy's `::text` / `::attr(name)`) and XPath, evaluated relative to a scope.
+
+A CSS selector matches like parsel's `sel.css()`: descendant-or-self of the scope element, in document order.
+Simple selectors (tags, classes, ids, attribute tests, descendant and child combinators) compile to Python
+predicates matched right to left; lxml's C-level `iter(tag)` finds the candidates, so a field never rescans its
+container through the XPath engine. Anything else (pseudo-classes, sibling combinators, namespaces) is translated
+to XPath once by cssselect and compiled by lxml. Both paths give the same elements in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cssselect
+from cssselect import parser as css
+from lxml import etree
+
+from meterlocal.errors import StrategyError
+
+__all__ = ["CssQuery", "Query", "XPathQuery", "compile_css", "compile_xpath"]
+
+Element = Any  # lxml.etree._Element; lxml ships no type stubs
+Predicate = Callable[[Element], bool]
+PseudoElement = Literal["text", "attr"] | None
+
+_TRANSLATOR = cssselect.HTMLTranslator()
+# Evaluated once at compile time so an XPath that parses but cannot run (unknown function or variable) is refused
+# when the strategy is created, not when the first job runs.
+_PROBE_DOCUMENT = etree.fromstring("<html><head></head><body><div></div></body></html>", etree.HTMLParser())
+
+
+@dataclass(frozen=True, slots=True)
+class _Compound:
+    """One compound selector (`div.card#x[data-id]`) as a predicate, plus the combinator to its left."""
+
+    tag: str | None
+    test: Predicate
+    combinator: str | None  # ' ' or '>' towards the next compound on the left; None for the leftmost
+    classes: tuple[str, ...] = ()
+
+
+class Query:
+    """A compiled selector. `select(scope)` yields matching nodes in document order."""
+
+    source: str
+    pseudo: PseudoElement = None
+    pseudo_attr: str | None = None
+
+    def select(self, scope: Element) -> Iterator[Any]:
+        raise NotImplementedError
+
+
+class CssQuery(Query):
+    """A CSS selector group compiled to right-to-left Python predicates over lxml-filtered candidates."""
+
+    __slots__ = ("chains", "class_keys", "matches", "pseudo", "pseudo_attr", "source", "tags")
+
+    def __init__(
+        self,
+        source: str,
+        chains: Sequence[Sequence[_Compound]],
+        pseudo: PseudoElement,
+        pseudo_attr: str | None,
+    ) -> None:
+        self.source = source
+        self.chains = tuple(tuple(chain) for chain in chains)  # each chain is right to left
+        rightmost = [chain[0] for chain in self.chains]
+        # lxml walks the subtree in C and hands Python only elements with these tags; None means any element.
+        self.tags: tuple[str, ...] | None = (
+            None if any(c.tag is None for c in rightmost) else tuple(sorted({c.tag for c in rightmost if c.tag}))
+        )
+        # For a tag-less single selector, a class its rightmost compound requires: a cheap key to find candidates
+        # during one shared walk of the container (see FieldSet in html.py).
+        self.class_keys: tuple[str, ...] | None = None
+        if self.tags is None and len(rightmost) == 1 and rightmost[0].classes:
+            self.class_keys = rightmost[0].classes[:1]
+        self.pseudo = pseudo
+        self.pseudo_attr = pseudo_attr
+        self.matches: Callable[[Element, Element], bool] = _matcher(self.chains)
+
+    def select(self, scope: Element) -> Iterator[Element]:
+        candidates = scope.iter(*self.tags) if self.tags is not None else scope.iter(etree.Element)
+        chains = self.chains
+        if len(chains) == 1:
+            chain = chains[0]
+            if len(chain) == 1:
+                test = chain[0].test
+                return (el for el in candidates if test(el))
+            return (el for el in candidates if _match_chain(el, chain, 0, scope))
+        matches = self.matches
+        return (el for el in candidates if matches(el, scope))
+
+
+class XPathQuery(Query):
+    """An XPath expression compiled once by lxml, evaluated with the scope as context node."""
+
+    __slots__ = ("_xpath", "pseudo", "pseudo_attr", "source")
+
+    def __init__(self, source: str, xpath: Any, pseudo: PseudoElement = None, pseudo_attr: str | None = None):
+        self.source = source
+        self._xpath = xpath
+        self.pseudo = pseudo
+        self.pseudo_attr = pseudo_attr
+
+    def select(self, scope: Element) -> Iterator[Any]:
+        result = self._xpath(scope)
+        if isinstance(result, list):
+            return iter(result)
+        return iter((result,))  # string(), count(), boolean(): one scalar value
+
+
+def _matcher(chains: tuple[tuple[_Compound, ...], ...]) -> Callable[[Element, Element], bool]:
+    """`matches(el, scope)`: whether `el`, inside `scope`, matches one of the chains (specialised for speed)."""
+    if len(chains) == 1 and len(chains[0]) == 1:
+        (only,) = chains[0]
+        tag, test = only.tag, only.test
+        if tag is None:
+            return lambda el, scope: test(el)
+        return lambda el, scope: el.tag == tag and test(el)
+    if len(chains) == 1:
+        (chain,) = chains
+        return lambda el, scope: _match_chain(el, chain, 0, scope)
+    return lambda el, scope: any(_match_chain(el, chain, 0, scope) for chain in chains)
+
+
+def _match_chain(el: Element, chain: Sequence[_Compound], i: int, scope: Element) -> bool:
+    """Match compound `i` of a right-to-left chain at `el`, staying inside `scope` (descendant-or-self)."""
+    compound = chain[i]
+    if compound.tag is not None and el.tag != compound.tag:
+        return False
+    if not compound.test(el):
+        return False
+    if i + 1 == len(chain):
+        return True
+    if compound.combinator == ">":
+        if el is scope:
+            return False
+        parent = el.getparent()
+        return parent is not None and _match_chain(parent, chain, i + 1, scope)
+    node = el
+    while node is not scope:
+        node = node.getparent()
+        if node is None:
+            return False
+        if _match_chain(node, chain, i + 1, scope):
+            return True
+    return False
+
+
+class _UnsupportedError(Exception):
+    """A selector part the Python matcher does not handle; the XPath path takes it."""
+
+
+def _attribute_test(name: str, operator: str, value: str | None) -> Predicate:
+    if operator == "exists":
+        return lambda el: el.get(name) is not None
+
+    def make(check: Callable[[str], bool]) -> Predicate:
+        def test(el: Element) -> bool:
+            actual = el.get(name)
+            return actual is not None and check(actual)
+
+        return test
+
+    assert value is not None
+    checks: dict[str, Callable[[str], bool]] = {
+        "=": lambda a: a == value,
+        "~=": lambda a: value in a.split() if value and not any(c.isspace() for c in value) else False,
+        "|=": lambda a: a == value or a.startswith(value + "-"),
+        "^=": lambda a: bool(value) and a.startswith(value),
+        "$=": lambda a: bool(value) and a.endswith(value),
+        "*=": lambda a: bool(value) and value in a,
+        "!=": lambda a: a != value,
+    }
+    if operator not in checks:
+        raise _UnsupportedError(operator)
+    if operator == "!=":
+        # cssselect's extension: true also when the attribute is absent.
+        return lambda el: el.get(name) != value
+    return make(checks[operator])
+
+
+def _compound(tree: Any, combinator: str | None) -> _Compound:
+    """Flatten one compound selector (no combinators) into a tag, the classes it needs and one predicate."""
+    tests: list[Predicate] = []
+    classes: list[str] = []
+    tag: str | None = None
+    node = tree
+    while True:
+        if isinstance(node, css.Element):
+            if node.namespace is not None:
+                raise _UnsupportedError("namespace")
+            tag = node.element.lower() if node.element and node.element != "*" else None
+            break
+        if isinstance(node, css.Class):
+            name = node.class_name
+            classes.append(name)
+            tests.append(_class_test(name))
+            node = node.selector
+        elif isinstance(node, css.Hash):
+            ident = node.id
+            tests.append(_id_test(ident))
+            node = node.selector
+        elif isinstance(node, css.Attrib):
+            if node.namespace is not None:
+                raise _UnsupportedError("namespace")
+            value = None if node.value is None else str(node.value.value)
+            tests.append(_attribute_test(node.attrib.lower(), node.operator, value))
+            node = node.selector
+        else:
+            raise _UnsupportedError(type(node).__name__)
+    test: Predicate
+    if not tests:
+        test = _always
+    elif len(tests) == 1:
+        test = tests[0]
+    else:
+        test = lambda el: all(t(el) for t in tests)  # noqa: E731
+    return _Compound(tag, test, combinator, tuple(reversed(classes)))
+
+
+def _class_test(name: str) -> Predicate:
+    return lambda el: name in (el.get("class") or "").split()
+
+
+def _id_test(ident: str) -> Predicate:
+    return lambda el: bool(el.get("id") == ident)
+
+
+def _always(el: Element) -> bool:
+    return True
+
+
+def _chain(tree: Any) -> list[_Compound]:
+    """Right-to-left list of compounds for a selector tree joined by ' ' and '>' combinators."""
+    chain: list[_Compound] = []
+    node = tree
+    while isinstance(node, css.CombinedSelector):
+        if node.combinator not in (" ", ">"):
+            raise _UnsupportedError(node.combinator)
+        chain.append(_compound(node.subselector, node.combinator))
+        node = node.selector
+    chain.append(_compound(node, None))
+    return chain
+
+
+def _pseudo_element(selector: Any, source: str, field: str | None) -> tuple[PseudoElement, str | None]:
+    pseudo = selector.pseudo_element
+    if pseudo is None:
+        return None, None
+    if pseudo == "text":
+        return "text", None
+    if isinstance(pseudo, css.FunctionalPseudoElement) and pseudo.name == "attr" and len(pseudo.arguments) == 1:
+        token = pseudo.arguments[0]
+        if token.type in ("IDENT", "STRING"):
+            return "attr", str(token.value)
+    shown = pseudo if isinstance(pseudo, str) else f"{pseudo.name}(...)"
+    raise StrategyError(
+        f"selector {source!r} uses pseudo-element '::{shown}'; only ::text and ::attr(name) are supported"
+        + _where(field),
+        field=field,
+        selector=source,
+    )
+
+
+def _where(field: str | None) -> str:
+    return f" (field {field!r})" if field else " (container)"
+
+
+def compile_css(source: str, *, field: str | None = None) -> Query:
+    """Compile a CSS selector group, or raise `StrategyError` naming the selector and the field."""
+    if not isinstance(source, str) or not source.strip():
+        raise StrategyError(f"CSS selector must be a non-empty string{_where(field)}", field=field, selector=source)
+    try:
+        selectors = cssselect.parse(source)
+    except cssselect.SelectorError as exc:
+        raise StrategyError(
+            f"selector {source!r} is not valid CSS: {exc}{_where(field)}", field=field, selector=source
+        ) from exc
+    pseudos = {_pseudo_element(sel, source, field) for sel in selectors}
+    if len(pseudos) > 1:
+        raise StrategyError(
+            f"selector {source!r} mixes pseudo-elements across its comma-separated parts{_where(field)}",
+            field=field,
+            selector=source,
+        )
+    (pseudo, pseudo_attr) = pseudos.pop()
+    try:
+        return CssQuery(source, [_chain(sel.parsed_tree) for sel in selectors], pseudo, pseudo_attr)
+    except _UnsupportedError:
+        pass
+    try:
+        xpath = " | ".join(
+            _TRANSLATOR.selector_to_xpath(sel, prefix="descendant-or-self::", translate_pseudo_elements=False)
+            for sel in selectors
+        )
+    except cssselect.SelectorError as exc:
+        raise StrategyError(
+            f"selector {source!r} cannot be used: {exc}{_where(field)}", field=field, selector=source
+        ) from exc
+    return XPathQuery(source, _compile_xpath_expression(xpath, source, field), pseudo, pseudo_attr)
+
+
+def compile_xpath(source: str, *, field: str | None = None) -> Query:
+    """Compile an XPath 1.0 expression, or raise `StrategyError` naming the expression and the field."""
+    if not isinstance(source, str) or not source.strip():
+        raise StrategyError(f"XPath must be a non-empty string{_where(field)}", field=field, selector=source)
+    return XPathQuery(source, _compile_xpath_expression(source, source, field))
+
+
+def _compile_xpath_expression(expression: str, source: str, field: str | None) -> Any:
+    try:
+        compiled = etree.XPath(expression, smart_strings=True)
+        compiled(_PROBE_DOCUMENT)
+    except (etree.XPathSyntaxError, etree.XPathEvalError) as exc:
+        raise StrategyError(
+            f"selector {source!r} is not valid XPath: {exc}{_where(field)}", field=field, selector=source
+        ) from exc
+    return compiled
