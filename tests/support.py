@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import mimetypes
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,8 @@ class Site:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
+        # Cancel handlers whose client went away, and do not wait long for stragglers at teardown.
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
         await self._runner.setup()
         tcp = web.TCPSite(self._runner, "127.0.0.1", 0)
         await tcp.start()

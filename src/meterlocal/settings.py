@@ -21,7 +21,10 @@ class Settings(BaseModel):
     concurrency: int = Field(16, ge=1, le=1024, description="Jobs running at once in one manager")
     per_host_limit: int = Field(4, ge=1, le=256, description="Jobs running at once against one host")
     extract_threads: int = Field(
-        2, ge=1, le=64, description="Worker threads that parse and extract, so big pages never stall the event loop"
+        2,
+        ge=1,
+        le=64,
+        description="Worker threads that parse and extract, so big pages never stall the event loop",
     )
 
     # HTTP fetching
@@ -30,10 +33,14 @@ class Settings(BaseModel):
     total_timeout: float = Field(60.0, gt=0, description="Seconds for one request attempt, redirects included")
     max_redirects: int = Field(10, ge=0, le=50, description="Redirects followed before the job fails")
     retries: int = Field(2, ge=0, le=20, description="Extra attempts after connection errors, timeouts, 429 and 5xx")
-    backoff_base: float = Field(0.5, ge=0, description="First retry delay in seconds; doubles each attempt, with jitter")
+    backoff_base: float = Field(
+        0.5, ge=0, description="First retry delay in seconds; doubles each attempt, with jitter"
+    )
     backoff_max: float = Field(30.0, ge=0, description="Longest delay between two attempts, Retry-After included")
     max_response_bytes: int = Field(
-        20 * 1024 * 1024, ge=1, description="Largest body accepted, counted while streaming, after decompression"
+        20 * 1024 * 1024,
+        ge=1,
+        description="Largest body accepted, counted while streaming, after decompression",
     )
     user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1)
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers sent with every fetch")
@@ -44,10 +51,15 @@ class Settings(BaseModel):
         False,
         description="Refuse hosts that resolve to private, loopback, link-local or reserved addresses (SSRF guard)",
     )
+    allowed_private_hosts: tuple[str, ...] = Field(
+        (), description="Host names exempt from block_private_addresses (an internal API you mean to scrape)"
+    )
 
     # Jobs and the store
     job_timeout: float = Field(
-        300.0, gt=0, description="Seconds one job may take from start to finish, retries included, before it fails"
+        300.0,
+        gt=0,
+        description="Seconds one job may take from start to finish, retries included, before it fails",
     )
     execute_timeout: float = Field(3600.0, gt=0, description="Default seconds execute_job waits for its job")
     shutdown_timeout: float = Field(
