@@ -1,13 +1,15 @@
 """The storage seam: strategies, jobs and the managers that own them.
 
 `SQLiteStore` (aiosqlite, one file, WAL) is the implementation; a shared PostgreSQL store would be another.
-The manager is the only caller. Every method that changes state does so in one transaction, and every claim or
-finish is conditional (compare-and-set on status and owner), so two managers on one store never run a job twice.
+The manager is the only caller. Every method that changes state does so in one transaction, and every claim
+or finish is conditional (compare-and-set on status and owner), so two managers on one store never run a job
+twice.
 
-Ownership: each open `JobManager` registers itself as an *owner* (a random id, its pid and host) and heartbeats.
-A job belongs to the owner that created it (or adopted it). When an owner is gone (unregistered, its process is
-dead, or its heartbeat is older than the lease), another manager adopts its unfinished jobs: `running` ones go back
-to `pending` (they ran partially and will run again from the start; nothing of a partial run is kept).
+Ownership: each open `JobManager` registers itself as an *owner* (a random id, its pid and host) and
+heartbeats. A job belongs to the owner that created it (or adopted it). When an owner is gone (unregistered,
+its process is dead, or its heartbeat is older than the lease), another manager adopts its unfinished jobs:
+`running` ones go back to `pending` (they ran partially and will run again from the start; nothing of a
+partial run is kept).
 """
 
 from __future__ import annotations
@@ -45,18 +47,23 @@ class JobOutcome:
     error: str | None = None
     final_url: str | None = None
     parameters: dict[str, Any] | None = None
+    warnings: list[str] | None = None
 
 
 class Store(Protocol):
     """Persistent state of meterlocal. All methods are coroutines; none blocks the event loop."""
 
     async def open(self) -> None:
-        """Create or migrate the schema. Raise `UnavailableError` when the file cannot be opened for writing."""
+        """Create or migrate the schema. Raise `UnavailableError` when the file cannot be opened for writing,
+        or when its schema is newer than this code. Opening an open store does nothing."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release the store. Closing twice does nothing; any other method called afterwards raises
+        `UnavailableError`."""
 
     # Strategies ---------------------------------------------------------------------------------------------
-    async def add_strategy(self, strategy: Strategy) -> None: ...
+    async def add_strategy(self, strategy: Strategy) -> None:
+        """Insert a new strategy. An id already used, even by a deleted strategy, raises `ValidationError`."""
 
     async def get_strategy(self, strategy_id: str) -> Strategy | None: ...
 
@@ -71,13 +78,17 @@ class Store(Protocol):
 
     # Jobs ---------------------------------------------------------------------------------------------------
     async def add_jobs(self, jobs: Sequence[Job], *, owner_id: str) -> None:
-        """Insert pending jobs owned by `owner_id`, all or none, in the given order."""
+        """Insert pending jobs owned by `owner_id`, all or none, in the given order. A job id given twice or
+        already stored raises `ValidationError`, an unknown or deleted strategy `StrategyNotFoundError`; then
+        nothing is inserted."""
 
     async def claim_job(self, job_id: str, *, owner_id: str, started_at: datetime) -> Job | None:
         """Atomically move a `pending` job owned by `owner_id` to `running`. None if it was not claimable."""
 
     async def finish_job(self, job_id: str, outcome: JobOutcome, *, owner_id: str) -> bool:
-        """Record the outcome of a `running` job owned by `owner_id`. False (and nothing written) otherwise."""
+        """Record the outcome of a `running` job owned by `owner_id`. False (and nothing written) otherwise.
+        `item_count` defaults to `len(results)`; `final_url` and `parameters` keep their stored value when
+        None; `warnings` replace the stored ones."""
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
@@ -96,9 +107,9 @@ class Store(Protocol):
     async def batch_progress(self, batch_id: str) -> BatchProgress | None: ...
 
     async def history(self, strategy_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
-        """The strategy's jobs newest first. `has_changes` is True for a completed job whose content hash differs
-        from the previous completed job (by creation time) of the same strategy and URL; False for the first such
-        job and for pending, running and failed jobs."""
+        """The strategy's jobs newest first. `has_changes` is True for a completed job whose content hash
+        differs from the previous completed job (by creation time, then insertion order) of the same strategy
+        and URL; False for the first such job and for pending, running and failed jobs."""
 
     async def previous_completed(self, job: Job) -> Job | None:
         """The completed job of the same strategy and URL created just before `job`, if any."""
@@ -106,9 +117,12 @@ class Store(Protocol):
     # Owners and recovery ------------------------------------------------------------------------------------
     async def register_owner(self, owner: OwnerInfo) -> None: ...
 
-    async def heartbeat(self, owner_id: str, at: datetime) -> None: ...
+    async def heartbeat(self, owner_id: str, at: datetime) -> bool:
+        """Record that the owner is alive. Return False (changing nothing) when it is no longer registered:
+        another manager presumed it dead, and it must register again."""
 
-    async def list_owners(self) -> list[OwnerInfo]: ...
+    async def list_owners(self) -> list[OwnerInfo]:
+        """Every registered owner, in registration order."""
 
     async def adopt_jobs(self, *, from_owner_ids: Sequence[str], to_owner_id: str) -> list[str]:
         """In one transaction: give every `pending` or `running` job of the (dead) owners to `to_owner_id` as
@@ -116,7 +130,12 @@ class Store(Protocol):
 
     async def release_owner(self, owner_id: str) -> None:
         """On clean shutdown: put this owner's `running` jobs back to `pending` and unregister it, so the next
-        manager adopts them."""
+        manager adopts them (it finds them with `orphaned_owner_ids`)."""
 
     async def pending_job_ids(self, owner_id: str) -> list[str]:
         """This owner's pending jobs in creation order."""
+
+    async def orphaned_owner_ids(self) -> list[str]:
+        """Ids of owners that are not registered (released, or deleted by an adoption) but still hold
+        `pending` or `running` jobs. A starting manager passes them to `adopt_jobs` along with the dead
+        registered ones."""
