@@ -1,5 +1,65 @@
-"""meterlocal: a local, embeddable scraping engine that speaks Meter's Jobs API."""
+"""meterlocal: a local, embeddable scraping engine that speaks Meter's Jobs API.
 
-from meterlocal.errors import *  # noqa: F403  (placeholder until the package API lands)
+`JobManager` runs strategies as jobs over a SQLite store inside your event loop; `extract` applies a strategy to
+one document with no store and no network; `compare` tells how two result sets differ.
+"""
+
+from meterlocal.detect import compare, content_hash, structural_signature
+from meterlocal.errors import (
+    BatchNotFoundError,
+    BlockedURLError,
+    ExtractionError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    JobNotFoundError,
+    JobStateError,
+    JobTimeoutError,
+    MeterlocalError,
+    NotFoundError,
+    ResponseTooLargeError,
+    StrategyError,
+    StrategyNotFoundError,
+    UnavailableError,
+    ValidationError,
+)
+from meterlocal.extract import compile_strategy, extract
+from meterlocal.manager import JobManager
+from meterlocal.models import Batch, BatchProgress, Comparison, HistoryEntry, Job, JobStatus, Strategy
+from meterlocal.settings import Settings
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Batch",
+    "BatchNotFoundError",
+    "BatchProgress",
+    "BlockedURLError",
+    "Comparison",
+    "ExtractionError",
+    "FetchError",
+    "FetchTimeoutError",
+    "HTTPStatusError",
+    "HistoryEntry",
+    "Job",
+    "JobManager",
+    "JobNotFoundError",
+    "JobStateError",
+    "JobStatus",
+    "JobTimeoutError",
+    "MeterlocalError",
+    "NotFoundError",
+    "ResponseTooLargeError",
+    "Settings",
+    "Strategy",
+    "StrategyError",
+    "StrategyNotFoundError",
+    "UnavailableError",
+    "ValidationError",
+    "__version__",
+    "compare",
+    "compile_strategy",
+    "content_hash",
+    "extract",
+    "structural_signature",
+]

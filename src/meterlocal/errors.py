@@ -8,14 +8,14 @@
     │   ├── StrategyNotFoundError             (.strategy_id)
     │   ├── JobNotFoundError                  (.job_id)
     │   └── BatchNotFoundError                (.batch_id)
-    ├── JobTimeoutError (TimeoutError)        waiting for a job took longer than allowed; the job keeps running (.job_id)
+    ├── JobTimeoutError (TimeoutError)        a wait for a job ran out of time; the job keeps running (.job_id)
     ├── ExtractionError                       a document that cannot be parsed or extracted; the job fails
     ├── FetchError                            a page that cannot be fetched; the job fails (.url)
     │   ├── HTTPStatusError                   a non-2xx answer after retries (.status)
     │   ├── FetchTimeoutError (TimeoutError)  the site did not answer in time
     │   ├── ResponseTooLargeError             the body passed the size limit while streaming (.limit)
     │   └── BlockedURLError                   the security policy refused the URL (scheme, private address)
-    └── UnavailableError                      the store or manager cannot serve now (closed, read-only, disk full); HTTP 503
+    └── UnavailableError                      the store or manager cannot serve now (closed, read-only); HTTP 503
 
 Job-level failures (fetch and extraction) never escape `JobManager`: they become a `failed` job whose `error`
 is the exception's message, so every message here is a sentence a person can act on.

@@ -40,7 +40,7 @@ Timestamp = Annotated[datetime, PlainSerializer(_iso_z, return_type=str, when_us
 """A UTC datetime that serialises to JSON as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """Where a job is in its life. Only `completed` and `failed` are final."""
 
     PENDING = "pending"  # accepted and stored, waiting for a concurrency slot
@@ -83,9 +83,11 @@ class Strategy(_Record):
         if self.scraper_type != "api":
             return {}
         request = self.strategy.get("request") or {}
-        if str(request.get("method", "GET")).upper() == "POST" and isinstance(request.get("json"), dict):
-            return dict(request["json"])
-        return dict(request.get("params") or {})
+        params: dict[str, Any] = dict(request.get("params") or {})
+        body = request.get("json")
+        if isinstance(body, dict):
+            params.update(body)
+        return params
 
 
 class Job(_Record):
@@ -102,7 +104,13 @@ class Job(_Record):
     error: str | None = None
     content_hash: str | None = None
     structural_signature: dict[str, Any] | None = None
-    final_url: str | None = Field(default=None, description="URL the content came from, after redirects and API parameters")
+    final_url: str | None = Field(
+        default=None, description="URL the content came from, after redirects and with API parameters applied"
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Sentences about values dropped or nulled, e.g. failed output_schema coercions",
+    )
     created_at: Timestamp
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
