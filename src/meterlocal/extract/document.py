@@ -22,6 +22,7 @@ from meterlocal.errors import ExtractionError
 
 __all__ = [
     "LINK_ATTRIBUTES",
+    "Page",
     "Resolver",
     "base_url",
     "decode_charset",
@@ -163,6 +164,49 @@ class Resolver:
         if link.startswith("/"):
             return self._origin + link
         return self._directory + link
+
+
+class Page:
+    """One parsed document plus what reading values from it needs: link resolution and where code lives.
+
+    Made once per document; reading is the hot path, so the costly cases are worked out lazily and once:
+    which elements contain script/style/template code (their text is read the slow way, leaving code out).
+    """
+
+    __slots__ = ("_code", "_resolve", "base", "root")
+
+    def __init__(self, root: Any, url: str | None) -> None:
+        self.root = root
+        self.base = base_url(root, url)
+        self._resolve = Resolver(self.base) if self.base else None
+        self._code: set[Any] | None = None
+
+    def link(self, value: str) -> str:
+        """`value` made absolute against the page's base URL (unchanged when the page has none)."""
+        return self._resolve(value) if self._resolve is not None else value
+
+    def text(self, el: Any) -> str:
+        """Whitespace-normalised text of `el` and its descendants, leaving out script, style and template code."""
+        if not len(el):  # a leaf: its own text is all its text (a <script> selected on purpose gives its code)
+            text = el.text
+            return " ".join(text.split()) if text else ""
+        if el.tag in _NON_CONTENT:
+            return normalize_space(el.text or "")
+        code = self._code if self._code is not None else self._find_code()
+        if el in code:
+            return normalize_space("".join(_content_text(el)))
+        # libxml2 serialises the text of a subtree ~5x faster than Python can join itertext().
+        return " ".join(etree.tostring(el, method="text", encoding="unicode", with_tail=False).split())
+
+    def _find_code(self) -> set[Any]:
+        code: set[Any] = set()
+        for node in self.root.iter(*_NON_CONTENT):
+            parent = node.getparent()
+            while parent is not None and parent not in code:
+                code.add(parent)
+                parent = parent.getparent()
+        self._code = code
+        return code
 
 
 def normalize_space(text: str) -> str:

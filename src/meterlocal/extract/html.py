@@ -14,23 +14,14 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
 from meterlocal.errors import ExtractionError, StrategyError
 from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess
-from meterlocal.extract.document import (
-    LINK_ATTRIBUTES,
-    Resolver,
-    base_url,
-    element_html,
-    element_text,
-    normalize_space,
-    own_text,
-    parse_html,
-)
+from meterlocal.extract.document import LINK_ATTRIBUTES, Page, element_html, normalize_space, own_text, parse_html
 from meterlocal.extract.selectors import CssQuery, Query, compile_css, compile_xpath
 
 __all__ = ["FIELD_KEYS", "HtmlStrategy", "compile_html_strategy"]
@@ -39,7 +30,7 @@ FIELD_KEYS = frozenset({"css", "xpath", "attr", "all", "html", "regex", "default
 STRATEGY_KEYS = frozenset({"type", "container", "fields", "key"})
 
 
-Reader = Callable[[Any, "Resolver | None"], Any]
+Reader = Callable[[Any, Page], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +46,42 @@ class FieldSpec:
     fields: FieldSet | None
     read: Reader  # the value of one matched element (text, attribute, own text or markup)
     decisive: bool  # the first matched element decides, even when its value is empty (text and html)
+    element_value: Reader = field(init=False)  # read, then regex or nested record: the hot path's one call
 
-    def extract(self, scope: Any, links: Resolver | None) -> Any:
+    def __post_init__(self) -> None:
+        if self.fields is not None:
+            value: Reader = self.fields.record
+        elif self.regex is not None:
+            read, regex = self.read, self.regex
+
+            def value(el: Any, page: Page) -> Any:
+                return _search(regex, read(el, page))
+
+        else:
+            value = self.read
+        object.__setattr__(self, "element_value", value)
+
+    def extract(self, scope: Any, page: Page) -> Any:
         """The field's value inside `scope`."""
-        nodes: Iterable[Any] = self.query.select(scope) if self.query is not None else (scope,)
+        query = self.query
+        if query is None:
+            nodes: Iterable[Any] = (scope,)
+            accept = None
+        else:
+            nodes = query.candidates(scope)
+            accept = query.accept
         if self.many:
-            values = [value for node in nodes if (value := self.value(node, links)) is not None]
-            return values if values else self.missing([])
+            values = []
+            for node in nodes:
+                if accept is None or accept(node, scope):
+                    value = self.value(node, page)
+                    if value is not None:
+                        values.append(value)
+            return values or self.missing([])
         for node in nodes:
-            value = self.value(node, links)
+            if accept is not None and not accept(node, scope):
+                continue
+            value = self.value(node, page)
             if value is not None:
                 return value
             if self.decisive and isinstance(node, etree._Element):
@@ -76,31 +94,33 @@ class FieldSpec:
             return empty
         return copy.deepcopy(self.default) if isinstance(self.default, dict | list) else self.default
 
-    def value(self, node: Any, links: Resolver | None) -> Any:
-        """The value one matched node contributes, or None."""
+    def value(self, node: Any, page: Page) -> Any:
+        """The value one matched node (an element, or an XPath string, number or boolean) contributes, or None."""
         if isinstance(node, etree._Element):
             if not isinstance(node.tag, str):
                 return None  # a comment or processing instruction
-            if self.fields is not None:
-                return self.fields.record(node, links)
-            raw = self.read(node, links)
-        elif self.fields is not None:
+            return self.element_value(node, page)
+        if self.fields is not None:
             return None
-        else:
-            raw = _scalar(node, links)
-        if raw is None or self.regex is None:
-            return raw
-        match = self.regex.search(raw if isinstance(raw, str) else str(raw))
-        if match is None:
-            return None
-        return match.group(1) if self.regex.groups else match.group(0)
+        raw = _scalar(node, page)
+        return raw if self.regex is None else _search(self.regex, raw)
 
 
-def _scalar(node: Any, links: Resolver | None) -> Any:
+def _search(regex: re.Pattern[str], raw: Any) -> Any:
+    """Group 1 of the first match (the whole match when the pattern has no group), or None."""
+    if raw is None:
+        return None
+    match = regex.search(raw if isinstance(raw, str) else str(raw))
+    if match is None:
+        return None
+    return match.group(1) if regex.groups else match.group(0)
+
+
+def _scalar(node: Any, page: Page) -> Any:
     """The value of a non-element XPath result: a text node, an attribute, a number or a boolean."""
     if isinstance(node, str):
         if getattr(node, "is_attribute", False):
-            return _attribute(str(node), str(getattr(node, "attrname", "")), links)
+            return _attribute(str(node), str(getattr(node, "attrname", "")), page)
         return normalize_space(node) or None
     if isinstance(node, bool):
         return node
@@ -109,21 +129,29 @@ def _scalar(node: Any, links: Resolver | None) -> Any:
     return None
 
 
-def _text_reader(el: Any, links: Resolver | None) -> str | None:
-    return element_text(el) or None
+def _text_reader(el: Any, page: Page) -> str | None:
+    return page.text(el) or None
 
 
-def _own_text_reader(el: Any, links: Resolver | None) -> str | None:
+def _own_text_reader(el: Any, page: Page) -> str | None:
     return own_text(el) or None
 
 
-def _html_reader(el: Any, links: Resolver | None) -> str:
+def _html_reader(el: Any, page: Page) -> str:
     return element_html(el)
 
 
 def _attribute_reader(name: str) -> Reader:
-    def read(el: Any, links: Resolver | None) -> str | None:
-        return _attribute(el.get(name), name, links)
+    is_link = name in LINK_ATTRIBUTES
+
+    def read(el: Any, page: Page) -> str | None:
+        value = el.get(name)
+        if value is None:
+            return None
+        value = " ".join(value.split())
+        if not value:
+            return None
+        return page.link(value) if is_link else value
 
     return read
 
@@ -131,77 +159,90 @@ def _attribute_reader(name: str) -> Reader:
 class FieldSet:
     """The fields of one record, evaluated against one scope element (a container, or a nested match).
 
-    Fields whose selector names a tag use lxml's C-level `iter(tag)`. Tag-less CSS fields (`.price`) would each
-    walk the whole scope in Python, so they share one walk, found by class through a dictionary.
+    CSS fields share ONE walk of the scope in document order: when every CSS field's selector names a tag, lxml
+    filters the walk in C (`iter(*tags)`) and Python sees only candidate elements, handed to their fields by tag;
+    otherwise every element is visited once and handed over by tag, by class, or to the few selectors that need
+    testing everywhere. The walk stops as soon as every first-match field has its value. This replaces one
+    iterator and one Python loop per field with one per record (about 2x faster on real listings).
+    XPath fields and fields without a selector are evaluated on their own.
     """
 
     def __init__(self, fields: tuple[FieldSpec, ...]) -> None:
         self.fields = fields
         self.names = tuple(f.name for f in fields)
-        shared = [f for f in fields if isinstance(f.query, CssQuery) and f.query.tags is None]
-        self.direct = tuple(f for f in fields if f not in shared)
-        self.shared = tuple(shared)
+        walked = [f for f in fields if isinstance(f.query, CssQuery)]
+        self.direct = tuple(f for f in fields if not isinstance(f.query, CssQuery))
+        self.walked = tuple(walked)
+        self.by_tag: dict[str, list[FieldSpec]] = {}
         self.by_class: dict[str, list[FieldSpec]] = {}
-        self.every: list[FieldSpec] = []  # shared fields without a class to key on: tested on every element
-        for f in shared:
-            assert isinstance(f.query, CssQuery)
-            if f.query.class_keys:
-                self.by_class.setdefault(f.query.class_keys[0], []).append(f)
+        self.every: list[FieldSpec] = []  # tag-less selectors without a class to key on: tested on every element
+        for f in walked:
+            query = f.query
+            assert isinstance(query, CssQuery)
+            if query.tags is not None:
+                for tag in query.tags:
+                    self.by_tag.setdefault(tag, []).append(f)
+            elif query.class_keys:
+                self.by_class.setdefault(query.class_keys[0], []).append(f)
             else:
                 self.every.append(f)
-        self.shared_first = sum(1 for f in shared if not f.many)
-        self.shared_many = any(f.many for f in shared)
+        tagless = bool(self.by_class or self.every)
+        self.walk_tags: tuple[str, ...] | None = None if tagless else tuple(sorted(self.by_tag))
+        self.first_count = sum(1 for f in walked if not f.many)
+        self.any_many = any(f.many for f in walked)
 
-    def record(self, scope: Any, links: Resolver | None) -> dict[str, Any]:
+    def record(self, scope: Any, page: Page) -> dict[str, Any]:
         """One item: every field's value inside `scope`, in field order."""
-        if not self.shared:
-            return {f.name: f.extract(scope, links) for f in self.fields}
+        if not self.walked:
+            return {f.name: f.extract(scope, page) for f in self.fields}
         out: dict[str, Any] = dict.fromkeys(self.names)
         for f in self.direct:
-            out[f.name] = f.extract(scope, links)
-        self._walk(scope, links, out)
+            out[f.name] = f.extract(scope, page)
+        self._walk(scope, page, out)
         return out
 
-    def _walk(self, scope: Any, links: Resolver | None, out: dict[str, Any]) -> None:
+    def _walk(self, scope: Any, page: Page, out: dict[str, Any]) -> None:
         found: dict[str, Any] = {}
-        lists: dict[str, list[Any]] = {f.name: [] for f in self.shared if f.many}
-        remaining = self.shared_first
-        stop_early = not self.shared_many
-        by_class, every = self.by_class, self.every
-        for el in scope.iter(etree.Element):
+        lists: dict[str, list[Any]] = {f.name: [] for f in self.walked if f.many}
+        remaining = self.first_count
+        stop_early = not self.any_many
+        by_tag, by_class, every = self.by_tag, self.by_class, self.every
+
+        def offer(fields: list[FieldSpec], el: Any) -> None:
+            nonlocal remaining
+            for f in fields:
+                if f.name in found or not f.query.matches(el, scope):  # type: ignore[union-attr]
+                    continue
+                value = f.element_value(el, page)
+                if f.many:
+                    if value is not None:
+                        lists[f.name].append(value)
+                elif value is not None or f.decisive:
+                    found[f.name] = value
+                    remaining -= 1
+
+        elements = scope.iter(*self.walk_tags) if self.walk_tags is not None else scope.iter(etree.Element)
+        for el in elements:
+            keyed = by_tag.get(el.tag)
+            if keyed is not None:
+                offer(keyed, el)
             if by_class:
                 classes = el.get("class")
                 if classes:
                     for token in classes.split():
                         keyed = by_class.get(token)
                         if keyed is not None:
-                            for f in keyed:
-                                if f.name not in found and f.query.matches(el, scope):  # type: ignore[union-attr]
-                                    remaining -= _take(f, el, links, found, lists)
-            for f in every:
-                if f.name not in found and f.query.matches(el, scope):  # type: ignore[union-attr]
-                    remaining -= _take(f, el, links, found, lists)
+                            offer(keyed, el)
+            if every:
+                offer(every, el)
             if stop_early and not remaining:
                 break
-        for f in self.shared:
+        for f in self.walked:
             if f.many:
                 out[f.name] = lists[f.name] or f.missing([])
             else:
                 value = found.get(f.name)
                 out[f.name] = f.missing(None) if value is None else value
-
-
-def _take(f: FieldSpec, el: Any, links: Resolver | None, found: dict[str, Any], lists: dict[str, list[Any]]) -> int:
-    """Offer a matched element to a shared field; return 1 when it settles a first-match field."""
-    value = f.value(el, links)
-    if f.many:
-        if value is not None:
-            lists[f.name].append(value)
-        return 0
-    if value is not None or f.decisive:
-        found[f.name] = value
-        return 1
-    return 0
 
 
 _BINARY_TYPES = (
@@ -226,15 +267,13 @@ def _refuse_binary(document: bytes | str, content_type: str | None, url: str | N
         raise ExtractionError(f"Expected an HTML page from {url or 'the document'}, got {got}")
 
 
-def _attribute(value: str | None, name: str, links: Resolver | None) -> str | None:
+def _attribute(value: str | None, name: str, page: Page) -> str | None:
     if value is None:
         return None
-    value = normalize_space(value)
+    value = " ".join(value.split())
     if not value:
         return None
-    if links is not None and name in LINK_ATTRIBUTES:
-        return links(value)
-    return value
+    return page.link(value) if name in LINK_ATTRIBUTES else value
 
 
 class HtmlStrategy(CompiledStrategy):
@@ -265,11 +304,10 @@ class HtmlStrategy(CompiledStrategy):
     ) -> Extraction:
         _refuse_binary(document, content_type, url)
         root = parse_html(document, charset=charset)
-        base = base_url(root, url)
-        links = Resolver(base) if base else None
+        page = Page(root, url)
         containers = self.containers(root)
         record = self.fields.record
-        items = [record(c, links) for c in containers]
+        items = [record(c, page) for c in containers]
         warnings: list[str] = []
         return Extraction(self._finish(items, warnings), root=root, containers=containers, warnings=warnings)
 

@@ -9,7 +9,7 @@ to XPath once by cssselect and compiled by lxml. Both paths give the same elemen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,27 +42,35 @@ class _Compound:
 
 
 class Query:
-    """A compiled selector. `select(scope)` yields matching nodes in document order."""
+    """A compiled selector.
+
+    `candidates(scope)` gives nodes in document order and `accept(node, scope)` (None: accept all) filters them;
+    the hot path loops over the two directly. `select(scope)` combines them.
+    """
 
     source: str
     pseudo: PseudoElement = None
     pseudo_attr: str | None = None
+    accept: Callable[[Any, Element], bool] | None = None
+
+    def candidates(self, scope: Element) -> Iterable[Any]:
+        raise NotImplementedError
 
     def select(self, scope: Element) -> Iterator[Any]:
-        raise NotImplementedError
+        accept = self.accept
+        candidates = self.candidates(scope)
+        if accept is None:
+            return iter(candidates)
+        return (node for node in candidates if accept(node, scope))
 
 
 class CssQuery(Query):
     """A CSS selector group compiled to right-to-left Python predicates over lxml-filtered candidates."""
 
-    __slots__ = ("chains", "class_keys", "matches", "pseudo", "pseudo_attr", "source", "tags")
+    __slots__ = ("accept", "chains", "class_keys", "matches", "pseudo", "pseudo_attr", "source", "tags")
 
     def __init__(
-        self,
-        source: str,
-        chains: Sequence[Sequence[_Compound]],
-        pseudo: PseudoElement,
-        pseudo_attr: str | None,
+        self, source: str, chains: Sequence[Sequence[_Compound]], pseudo: PseudoElement, pseudo_attr: str | None
     ) -> None:
         self.source = source
         self.chains = tuple(tuple(chain) for chain in chains)  # each chain is right to left
@@ -79,18 +87,15 @@ class CssQuery(Query):
         self.pseudo = pseudo
         self.pseudo_attr = pseudo_attr
         self.matches: Callable[[Element, Element], bool] = _matcher(self.chains)
+        if len(self.chains) == 1 and len(self.chains[0]) == 1:
+            test = self.chains[0][0].test  # candidates already have the right tag
+            self.accept = lambda el, scope: test(el)
+        else:
+            self.accept = self.matches
 
-    def select(self, scope: Element) -> Iterator[Element]:
-        candidates = scope.iter(*self.tags) if self.tags is not None else scope.iter(etree.Element)
-        chains = self.chains
-        if len(chains) == 1:
-            chain = chains[0]
-            if len(chain) == 1:
-                test = chain[0].test
-                return (el for el in candidates if test(el))
-            return (el for el in candidates if _match_chain(el, chain, 0, scope))
-        matches = self.matches
-        return (el for el in candidates if matches(el, scope))
+    def candidates(self, scope: Element) -> Iterable[Element]:
+        elements: Iterable[Element] = scope.iter(*self.tags) if self.tags is not None else scope.iter(etree.Element)
+        return elements
 
 
 class XPathQuery(Query):
@@ -104,11 +109,11 @@ class XPathQuery(Query):
         self.pseudo = pseudo
         self.pseudo_attr = pseudo_attr
 
-    def select(self, scope: Element) -> Iterator[Any]:
+    def candidates(self, scope: Element) -> Iterable[Any]:
         result = self._xpath(scope)
         if isinstance(result, list):
-            return iter(result)
-        return iter((result,))  # string(), count(), boolean(): one scalar value
+            return result
+        return (result,)  # string(), count(), boolean(): one scalar value
 
 
 def _matcher(chains: tuple[tuple[_Compound, ...], ...]) -> Callable[[Element, Element], bool]:
