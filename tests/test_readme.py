@@ -1,0 +1,36 @@
+"""The README's quick-start code runs as written and prints what the README shows."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def quickstart() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme.split("From Python (this block is run by `tests/test_readme.py`):", 1)[1]
+    match = re.search(r"```python\n(.*?)```", after, re.DOTALL)
+    assert match is not None
+    return match.group(1)
+
+
+def test_quickstart_runs_offline_and_prints_the_first_book(tmp_path: Path) -> None:
+    (tmp_path / "fixtures").symlink_to(ROOT / "fixtures")
+    (tmp_path / "quickstart.py").write_text(quickstart(), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "quickstart.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    status, count, digest = done.stdout.splitlines()[0].split()
+    assert (status, count) == ("completed", "20")
+    assert re.fullmatch(r"[0-9a-f]{32}", digest)
+    assert "'title': 'A Light in the Attic', 'price': '£51.77'" in done.stdout
+    assert (tmp_path / "scrapes.db").exists()
+
+
+def test_quickstart_is_short() -> None:
+    assert len(quickstart().strip().splitlines()) <= 18
