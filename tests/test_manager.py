@@ -22,6 +22,7 @@ from meterlocal import (
     Settings,
     StrategyError,
     StrategyNotFoundError,
+    UnavailableError,
     ValidationError,
 )
 from support import Site
@@ -396,3 +397,42 @@ async def test_reopening_a_store_keeps_everything(tmp_path: Path, site: Site) ->
     async with JobManager(path, FAST) as jm:
         assert (await jm.get_job(job.job_id)) == job
         assert (await jm.get_strategy(sid)).name == "Books"
+
+
+async def test_close_waits_for_running_jobs_and_leaves_the_rest_for_the_next_manager(
+    tmp_path: Path, site: Site
+) -> None:
+    gate = asyncio.Event()
+    started = 0
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal started
+        started += 1
+        await gate.wait()
+        return web.Response(text="<p class=v>ok</p>", content_type="text/html")
+
+    site.route("/slow", slow)
+    path = tmp_path / "resume.db"
+    settings = FAST.model_copy(update={"per_host_limit": 2, "shutdown_timeout": 0.2})
+    jm = JobManager(path, settings)
+    sid = (await jm.create_strategy("V", {"container": "p.v", "fields": {"v": "p"}})).strategy_id
+    batch = await jm.create_job(sid, urls=[site.url(f"/slow?i={i}") for i in range(6)])
+    deadline = asyncio.get_running_loop().time() + 10
+    while started < 2:  # two jobs are in flight (the per-host limit), four are queued
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    await jm.close()  # waits 0.2 s for the two running jobs, then gives up on them
+    gate.set()
+    async with JobManager(path, settings) as again:
+        jobs = [await again.wait_for_job(job_id, timeout=10) for job_id in batch.job_ids]
+    assert [job.status for job in jobs] == [JobStatus.COMPLETED] * 6
+    assert all(job.results == [{"v": "ok"}] for job in jobs)
+
+
+async def test_a_closed_manager_refuses_work(tmp_path: Path) -> None:
+    jm = JobManager(tmp_path / "closed.db")
+    await jm.open()
+    await jm.close()
+    await jm.close()  # closing twice is fine
+    with pytest.raises(UnavailableError, match="closed"):
+        await jm.list_jobs()
