@@ -139,7 +139,7 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
 class Resolver:
-    """Make links absolute against one base URL; `urljoin` with fast paths for the common shapes of href.
+    """Make (whitespace-normalised) links absolute against one base URL: `urljoin`, with fast paths.
 
     `urllib.parse.urljoin` costs ~15 us a call, as much as extracting a field; most links are already absolute,
     root-relative or a plain relative path, which need no URL parsing beyond the base's, done once per page.
@@ -155,12 +155,21 @@ class Resolver:
         self._directory = self._origin + path[: path.rfind("/") + 1]
 
     def __call__(self, link: str) -> str:
-        if not self._origin or not link:
+        if (
+            not self._origin
+            or not link
+            or "/." in link  # a dot segment, maybe: urljoin removes them
+            or link.startswith((".", "//", "?", "#"))
+            or link.endswith(("?", "#"))  # urljoin drops an empty query or fragment
+            or "?#" in link
+            or ";" in link  # urljoin drops empty ;params
+        ):
             return urljoin(self._base, link)
         if link.startswith(("http://", "https://")):
-            return link if "/." not in link else urljoin(self._base, link)
-        if _SCHEME.match(link) or "./" in link or link.startswith(("//", "?", "#", ".")) or link.endswith("/.."):
-            return urljoin(self._base, link)
+            host = link[link.index("//") + 2 : link.index("//") + 3]
+            return link if host and host not in "/?#" else urljoin(self._base, link)
+        if _SCHEME.match(link) or "//" in link or ":" in link:
+            return urljoin(self._base, link)  # other schemes; urljoin also squeezes '//' inside relative paths
         if link.startswith("/"):
             return self._origin + link
         return self._directory + link
