@@ -127,7 +127,13 @@ class ApiStrategy(CompiledStrategy):
         if fields is None:
             records = [dict(item) if isinstance(item, dict) else {"value": item} for item in items]
         else:
-            records = [{name: expr.search(item) for name, expr in fields.items()} for item in items]
+            try:
+                records = [{name: expr.search(item) for name, expr in fields.items()} for item in items]
+            except (JMESPathError, TypeError, ValueError) as exc:
+                # A valid expression meeting the wrong type: length() of a number, max() over mixed types.
+                raise ExtractionError(
+                    f"A field's JMESPath failed on the JSON from {url or 'the response'}: {exc}"
+                ) from exc
         warnings: list[str] = []
         return Extraction(self._finish(records, warnings), root=data, warnings=warnings)
 
@@ -154,7 +160,12 @@ class ApiStrategy(CompiledStrategy):
                     f"The JSON from {source} is {_kind(data)}, not a list; set 'items' to the path of the list"
                 )
             return data
-        found = self._items.search(data)
+        try:
+            found = self._items.search(data)
+        except (JMESPathError, TypeError, ValueError) as exc:
+            raise ExtractionError(
+                f"The items path {self._items.expression!r} failed on the JSON from {source}: {exc}"
+            ) from exc
         if found is None:
             raise ExtractionError(
                 f"The items path {self._items.expression!r} matched nothing in the JSON from {source}"

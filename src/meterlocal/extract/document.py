@@ -131,7 +131,10 @@ def base_url(root: Any, url: str | None) -> str | None:
         if base is not None:
             href = (base.get("href") or "").strip()
             if href:
-                return urljoin(url or "", href) if url else href
+                try:
+                    return urljoin(url or "", href) if url else href
+                except ValueError:  # a <base href> that is not a URL (an unclosed IPv6 bracket): ignore it
+                    return url
     return url
 
 
@@ -149,12 +152,21 @@ class Resolver:
 
     def __init__(self, base: str) -> None:
         self._base = base
-        parts = urlsplit(base)
+        try:
+            parts = urlsplit(base)
+        except ValueError:  # not a URL: links stay as they are written
+            parts = urlsplit("")
         self._origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
         path = parts.path or "/"
         self._directory = self._origin + path[: path.rfind("/") + 1]
 
     def __call__(self, link: str) -> str:
+        try:
+            return self._join(link)
+        except ValueError:  # urllib refuses the link (or the base): keep it as the page wrote it
+            return link
+
+    def _join(self, link: str) -> str:
         if (
             not self._origin
             or not link

@@ -39,6 +39,7 @@ class _Compound:
     test: Predicate
     combinator: str | None  # ' ' or '>' towards the next compound on the left; None for the leftmost
     classes: tuple[str, ...] = ()
+    only_classes: bool = False  # the test is exactly "has these classes" (record code inlines it)
 
 
 class Query:
@@ -223,11 +224,16 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
         test = tests[0]
     else:
         test = lambda el: all(t(el) for t in tests)  # noqa: E731
-    return _Compound(tag, test, combinator, tuple(reversed(classes)))
+    return _Compound(tag, test, combinator, tuple(reversed(classes)), len(tests) == len(classes))
 
 
 def _class_test(name: str) -> Predicate:
-    return lambda el: name in (el.get("class") or "").split()
+    def test(el: Element) -> bool:
+        classes = el.get("class")
+        # The substring test runs in C and rejects almost every element before the split.
+        return classes is not None and name in classes and name in classes.split()
+
+    return test
 
 
 def _id_test(ident: str) -> Predicate:
