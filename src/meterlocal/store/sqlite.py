@@ -18,6 +18,7 @@ every value is a bound parameter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -585,6 +586,22 @@ async def _attempt(conn: aiosqlite.Connection, body: _Body[_T], write: bool) -> 
         await _rollback_quietly(conn)
     if not write:
         return await body(conn)
+    # The transaction runs as its own task: a caller cancelled half-way (a job task at shutdown) must not leave
+    # BEGIN queued on the connection's thread with nobody to commit or roll it back. The caller waits for the
+    # task to end (the store's lock is held meanwhile, so no other transaction can start), then sees the cancel.
+    transaction = asyncio.ensure_future(_transaction(conn, body))
+    try:
+        return await asyncio.shield(transaction)
+    except asyncio.CancelledError:
+        while not transaction.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({transaction})
+        if not transaction.cancelled():
+            transaction.exception()  # retrieved: the caller was cancelled, its outcome no longer matters
+        raise
+
+
+async def _transaction(conn: aiosqlite.Connection, body: _Body[_T]) -> _T:
     await conn.execute("BEGIN IMMEDIATE")
     try:
         result = await body(conn)
