@@ -436,3 +436,25 @@ async def test_a_closed_manager_refuses_work(tmp_path: Path) -> None:
     await jm.close()  # closing twice is fine
     with pytest.raises(UnavailableError, match="closed"):
         await jm.list_jobs()
+
+
+async def test_a_manager_with_resume_off_leaves_orphaned_jobs_alone(tmp_path: Path, site: Site) -> None:
+    path = tmp_path / "orphans.db"
+    gate = asyncio.Event()
+
+    async def held(request: web.Request) -> web.Response:
+        await gate.wait()
+        return web.Response(text="<p>x</p>", content_type="text/html")
+
+    settings = FAST.model_copy(update={"shutdown_timeout": 0})
+    first = JobManager(path, settings)
+    sid = (await first.create_strategy("P", {"fields": {"p": "p"}})).strategy_id
+    job = await first.create_job(sid, url=site.route("/held", held))
+    await first.close()  # released: the job is pending with no live owner
+    async with JobManager(path, settings, resume=False) as reader:
+        assert (await reader.get_job(job.job_id)).status is JobStatus.PENDING
+    hits = site.hits["/held"]
+    gate.set()
+    async with JobManager(path, settings) as worker:
+        assert (await worker.wait_for_job(job.job_id, timeout=10)).status is JobStatus.COMPLETED
+    assert site.hits["/held"] == hits + 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import os
 import re
 import socket
@@ -27,12 +28,12 @@ from urllib.parse import urlsplit
 from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
     BatchNotFoundError,
-    ExtractionError,
     FetchError,
     JobNotFoundError,
     JobStateError,
     JobTimeoutError,
     MeterlocalError,
+    StrategyError,
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
@@ -70,6 +71,8 @@ class JobManager:
     `path` is a SQLite file (created if missing) or ":memory:". Pages come from the web (`HttpFetcher`), from a
     directory of saved pages (`fixtures=`), or from the web while saving them (`record=`); or pass any `Fetcher`.
     Use `async with JobManager(...) as jm:`, or call `await jm.close()` yourself (methods open it on first use).
+    `resume=False` makes a manager that never adopts the unfinished jobs of stopped managers (a tool that only
+    reads the store, such as the CLI's `jobs list`, should not start running someone else's batch).
     """
 
     def __init__(
@@ -81,14 +84,16 @@ class JobManager:
         fixtures: str | Path | None = None,
         record: str | Path | None = None,
         store: Store | None = None,
+        resume: bool = True,
     ) -> None:
-        self.settings = settings or Settings()
+        self.settings = _check_settings(settings)
         if fetcher is not None and (fixtures is not None or record is not None):
             raise ValidationError("pass either fetcher= or fixtures=/record=, not both")
         self._store: Store = store if store is not None else SQLiteStore(path)
         self._fetcher_arg = fetcher
         self._fixtures = fixtures
         self._record = record
+        self._resume = resume
         self._fetcher: Fetcher | None = None
         self._owner = OwnerInfo(uuid.uuid4().hex, os.getpid(), socket.gethostname(), utcnow())
         self._scheduler = HostScheduler(
@@ -96,6 +101,9 @@ class JobManager:
         )
         self._executor: ThreadPoolExecutor | None = None
         self._waiters: dict[str, asyncio.Event] = {}
+        # Jobs this manager could not claim or record because the store failed (read-only, disk full): their
+        # waiters raise this error instead of polling a job that stays `pending` or `running` until they time out.
+        self._store_errors: dict[str, UnavailableError] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         self._open_lock = asyncio.Lock()
         self._state: Literal["new", "open", "closed"] = "new"
@@ -174,6 +182,8 @@ class JobManager:
                 logger.warning("heartbeat failed", exc_info=True)
 
     async def _adopt_orphans(self) -> None:
+        if not self._resume:
+            return
         now = utcnow()
         lease = timedelta(seconds=self.settings.lease_seconds)
         dead = [
@@ -212,10 +222,10 @@ class JobManager:
             strategy_id=str(uuid.uuid4()),
             name=name.strip(),
             url=_check_strategy_url(url),
-            description=description or "",
+            description=_check_description(description),
             strategy=dict(strategy),
-            output_schema=dict(output_schema) if output_schema is not None else None,
-            filter_config=dict(filter_config) if filter_config is not None else None,
+            output_schema=_optional_object(output_schema, "output_schema"),
+            filter_config=_optional_object(filter_config, "filter_config"),
             created_at=now,
             updated_at=now,
         )
@@ -225,7 +235,7 @@ class JobManager:
 
     async def get_strategy(self, strategy_id: str) -> Strategy:
         store = await self._ready()
-        strategy = await store.get_strategy(strategy_id)
+        strategy = await store.get_strategy(_check_id(strategy_id, "strategy_id"))
         if strategy is None:
             raise StrategyNotFoundError(strategy_id)
         return strategy
@@ -258,13 +268,13 @@ class JobManager:
         if url is not _UNSET:
             changes["url"] = _check_strategy_url(url)
         if description is not None:
-            changes["description"] = description
+            changes["description"] = _check_description(description)
         if strategy is not None:
             changes["strategy"] = dict(strategy) if isinstance(strategy, Mapping) else _refuse_document(strategy)
         if output_schema is not _UNSET:
-            changes["output_schema"] = dict(output_schema) if output_schema is not None else None
+            changes["output_schema"] = _optional_object(output_schema, "output_schema")
         if filter_config is not _UNSET:
-            changes["filter_config"] = dict(filter_config) if filter_config is not None else None
+            changes["filter_config"] = _optional_object(filter_config, "filter_config")
         updated = current.model_copy(update=changes)
         _compile(updated)
         if not await self._store.replace_strategy(updated):
@@ -274,7 +284,7 @@ class JobManager:
     async def delete_strategy(self, strategy_id: str) -> None:
         """Delete a strategy. Its jobs stay readable by id; its pending jobs fail when their turn comes."""
         store = await self._ready()
-        if not await store.delete_strategy(strategy_id):
+        if not await store.delete_strategy(_check_id(strategy_id, "strategy_id")):
             raise StrategyNotFoundError(strategy_id)
 
     # Jobs ---------------------------------------------------------------------------------------------------
@@ -351,6 +361,7 @@ class JobManager:
         Raise `JobTimeoutError` (carrying `.job_id`) after `timeout` seconds (default `settings.execute_timeout`);
         the job keeps running.
         """
+        _check_timeout(timeout)
         job = await self.create_job(strategy_id, url=url, parameters=parameters)
         return await self.wait_for_job(
             job.job_id, timeout=self.settings.execute_timeout if timeout is None else timeout
@@ -358,7 +369,7 @@ class JobManager:
 
     async def get_job(self, job_id: str) -> Job:
         store = await self._ready()
-        job = await store.get_job(job_id)
+        job = await store.get_job(_check_id(job_id, "job_id"))
         if job is None:
             raise JobNotFoundError(job_id)
         return job
@@ -377,10 +388,10 @@ class JobManager:
         store = await self._ready()
         _check_page(limit, offset)
         return await store.list_jobs(
-            strategy_id=strategy_id,
+            strategy_id=None if strategy_id is None else _check_id(strategy_id, "strategy_id"),
             status=_parse_status(status),
             since=_parse_since(since),
-            batch_id=batch_id,
+            batch_id=None if batch_id is None else _check_id(batch_id, "batch_id"),
             limit=limit,
             offset=offset,
         )
@@ -388,6 +399,8 @@ class JobManager:
     async def wait_for_job(self, job_id: str, timeout: float | None = None) -> Job:
         """Return the job once it is `completed` or `failed`. Raise `JobTimeoutError` after `timeout` seconds."""
         store = await self._ready()
+        _check_id(job_id, "job_id")
+        _check_timeout(timeout)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         event = self._waiters.setdefault(job_id, asyncio.Event())
@@ -399,6 +412,9 @@ class JobManager:
                     raise JobNotFoundError(job_id)
                 if job.status.is_final:
                     return job
+                store_error = self._store_errors.get(job_id)
+                if store_error is not None:
+                    raise UnavailableError(f"Job {job_id} cannot run: {store_error}") from store_error
                 if self._state == "closed":
                     raise UnavailableError(f"The JobManager closed while waiting for job {job_id}")
                 wait = poll if deadline is None else min(poll, deadline - loop.time())
@@ -414,7 +430,7 @@ class JobManager:
 
     async def get_batch_progress(self, batch_id: str) -> BatchProgress:
         store = await self._ready()
-        progress = await store.batch_progress(batch_id)
+        progress = await store.batch_progress(_check_id(batch_id, "batch_id"))
         if progress is None:
             raise BatchNotFoundError(batch_id)
         return progress
@@ -453,10 +469,27 @@ class JobManager:
         """The strategy's jobs, newest first; `has_changes` compares each completed job with the previous completed
         job of the same strategy and URL."""
         await self.get_strategy(strategy_id)
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise ValidationError(f"limit must be a non-negative integer or None, not {limit!r}")
         return await self._store.history(strategy_id, limit=limit)
 
     # Running jobs -------------------------------------------------------------------------------------------
     async def _run_job(self, job_id: str) -> None:
+        try:
+            await self._claim_and_run(job_id)
+        except UnavailableError as exc:
+            # The store cannot claim or record the job (read-only, disk full, locked too long). The job stays in
+            # the store as it is, and the next manager to open it resumes it; tell the waiters now instead of
+            # leaving them to poll until they time out.
+            logger.error("job %s cannot run: %s", job_id, exc)
+            # A copy without the traceback, whose frames would keep the job's results alive as long as this manager.
+            self._store_errors[job_id] = UnavailableError(str(exc))
+        finally:
+            event = self._waiters.get(job_id)
+            if event is not None:
+                event.set()
+
+    async def _claim_and_run(self, job_id: str) -> None:
         store = self._store
         job = await store.claim_job(job_id, owner_id=self._owner.owner_id, started_at=utcnow())
         if job is None:
@@ -476,10 +509,14 @@ class JobManager:
             outcome = _failed(f"Internal error while running the job: {type(exc).__name__}: {exc}", job.url)
         try:
             await store.finish_job(job_id, outcome, owner_id=self._owner.owner_id)
-        finally:
-            event = self._waiters.get(job_id)
-            if event is not None:
-                event.set()
+        except MeterlocalError as exc:
+            if outcome.status is not JobStatus.COMPLETED:
+                raise
+            # The results do not fit (disk full, a size-capped file): record a failure, a few hundred bytes that
+            # usually still fit, rather than leave the job `running` for as long as this manager lives.
+            logger.error("results of job %s could not be saved: %s", job_id, exc)
+            failure = _failed(f"The results ({outcome.item_count} items) could not be saved: {exc}", outcome.final_url)
+            await store.finish_job(job_id, failure, owner_id=self._owner.owner_id)
 
     async def _execute(self, job: Job) -> JobOutcome:
         strategy = await self._store.get_strategy(job.strategy_id)
@@ -497,7 +534,7 @@ class JobManager:
             items, digest, signature, warnings = await loop.run_in_executor(
                 self._executor, _process, compiled, response
             )
-        except ExtractionError as exc:
+        except MeterlocalError as exc:  # ExtractionError, or results too deep to hash (ValidationError)
             message = str(exc)
             if response.url not in message:
                 message = f"{message} ({response.url})"
@@ -518,7 +555,17 @@ class JobManager:
         if not isinstance(url, str) or not url.strip():
             raise ValidationError(f"{where} must be a non-empty URL string, not {url!r}")
         url = url.strip()
-        parts = urlsplit(url)
+        # yarl drops a newline or tab from the host ('http://exa\nmple.com/' fetched example.com) and percent-encodes
+        # other control characters: refuse them rather than fetch something other than what the job says.
+        control = next((c for c in url if c < " " or c == "\x7f"), None)
+        if control is not None:
+            raise ValidationError(f"{where} {url!r} contains the control character {control!r}")
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+            parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+        except ValueError as exc:  # urllib's bare ValueError: an unclosed IPv6 bracket, a bad IP literal or port
+            raise ValidationError(f"{where} {url!r} is not a valid URL: {exc}") from None
         schemes = ("http", "https", "file") if self.settings.allow_file_urls else ("http", "https")
         if not parts.scheme:
             raise ValidationError(f"{where} {url!r} is not an absolute URL; give it with http:// or https://")
@@ -528,8 +575,15 @@ class JobManager:
             raise ValidationError(
                 f"{where} {url!r} has scheme {parts.scheme!r}; only {allowed} URLs can be scraped{hint}"
             )
-        if parts.scheme.lower() != "file" and not parts.hostname:
-            raise ValidationError(f"{where} {url!r} has no host")
+        if parts.scheme.lower() != "file":
+            if not host:
+                raise ValidationError(f"{where} {url!r} has no host")
+            if any(c.isspace() for c in host):
+                raise ValidationError(f"{where} {url!r} has a space in its host name")
+            try:  # what the resolver will do with the name: an empty, over-long or bad punycode label fails here
+                host.encode("idna").decode("idna")
+            except UnicodeError as exc:
+                raise ValidationError(f"{where} {url!r}: {host!r} is not a valid host name ({exc})") from None
         return str(url)
 
     def _check_urls(self, urls: Any) -> list[str]:
@@ -567,9 +621,54 @@ def _refuse_document(document: Any) -> NoReturn:
 def _check_strategy_url(url: Any) -> str | None:
     if url is None or url == "":
         return None
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https", "file"):
+    try:
+        valid = isinstance(url, str) and urlsplit(url).scheme in ("http", "https", "file")
+    except ValueError:  # an unclosed IPv6 bracket
+        valid = False
+    if not valid:
         raise ValidationError(f"strategy url must be an absolute http(s) URL, not {url!r}")
-    return url
+    return str(url)
+
+
+def _check_settings(settings: Any) -> Settings:
+    if settings is None:
+        return Settings()
+    if not isinstance(settings, Settings):
+        raise ValidationError(
+            f"settings must be a meterlocal.Settings, not {type(settings).__name__}; write Settings(**values)"
+        )
+    # model_copy(update=...) does not validate, so Settings(concurrency=0) made that way would start no job ever.
+    return type(settings)(**settings.model_dump())
+
+
+def _check_id(value: Any, name: str) -> str:
+    # An id is text; anything else would reach SQLite as a parameter it cannot bind (a list) or match (a number).
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _check_description(description: Any) -> str:
+    if description is None:
+        return ""
+    if not isinstance(description, str):
+        raise ValidationError(f"description must be a string, not {type(description).__name__}")
+    return description
+
+
+def _optional_object(value: Any, name: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise StrategyError(f"{name} must be an object (a JSON document), not {type(value).__name__}")
+    return dict(value)
+
+
+def _check_timeout(timeout: Any) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout):
+        raise ValidationError(f"timeout must be a number of seconds or None, not {timeout!r}")
 
 
 def _job_parameters(
@@ -652,7 +751,10 @@ def _parse_since(since: datetime | str | None) -> datetime | None:
     relative = _RELATIVE_SINCE.match(since)
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)
-        return utcnow() - timedelta(**{_SINCE_UNITS[unit]: amount})
+        try:
+            return utcnow() - timedelta(**{_SINCE_UNITS[unit]: amount})
+        except OverflowError:  # "99999999d" reaches before year 1
+            raise ValidationError(f"since {since!r} reaches too far back; give a smaller span") from None
     try:
         parsed = datetime.fromisoformat(since.strip().replace("Z", "+00:00"))
     except ValueError:

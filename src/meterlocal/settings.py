@@ -5,7 +5,12 @@ The defaults are the documented resource limits (README, "Limits"): each bounds 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from meterlocal.errors import ValidationError
 
 __all__ = ["DEFAULT_USER_AGENT", "Settings"]
 
@@ -13,9 +18,23 @@ DEFAULT_USER_AGENT = "meterlocal/0.1 (+https://pypi.org/project/meterlocal/)"
 
 
 class Settings(BaseModel):
-    """Limits and behaviour of one `JobManager` (frozen; make a new one with `model_copy(update=...)`)."""
+    """Limits and behaviour of one `JobManager` (frozen; make a new one with `model_copy(update=...)`).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A bad value raises `meterlocal.ValidationError` naming the field; `model_copy` does not validate, so the
+    manager validates the settings it is given again.
+    """
+
+    # allow_inf_nan: an infinite timeout or lease overflowed later (timedelta, aiohttp), far from its cause.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    if not TYPE_CHECKING:  # at run time only, so type checkers keep pydantic's typed __init__
+
+        def __init__(self, **values: Any) -> None:
+            # One error tree for callers: a bad limit is a meterlocal.ValidationError (a ValueError, like pydantic's).
+            try:
+                super().__init__(**values)
+            except pydantic.ValidationError as exc:
+                raise ValidationError(_describe(exc)) from exc
 
     # Concurrency
     concurrency: int = Field(16, ge=1, le=1024, description="Jobs running at once in one manager")
@@ -42,7 +61,7 @@ class Settings(BaseModel):
         ge=1,
         description="Largest body accepted, counted while streaming, after decompression",
     )
-    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1)
+    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1, description="User-Agent header sent with every fetch")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers sent with every fetch")
 
     # Security
@@ -66,5 +85,41 @@ class Settings(BaseModel):
         10.0, ge=0, description="Seconds close() waits for running jobs; the rest stay resumable in the store"
     )
     lease_seconds: float = Field(
-        30.0, gt=0, description="A manager that has not been heard from for this long is presumed dead"
+        30.0,
+        gt=0,
+        le=365 * 24 * 3600,
+        description="A manager that has not been heard from for this long is presumed dead (at most a year)",
     )
+
+    @field_validator("user_agent")
+    @classmethod
+    def _one_header_line(cls, value: str) -> str:
+        _refuse_line_breaks("user_agent", value)
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_lines(cls, value: dict[str, str]) -> dict[str, str]:
+        # aiohttp refuses these only when a request is sent, which would fail every job with an internal error.
+        for name, text in value.items():
+            if not name or any(c in name for c in " :\t"):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            _refuse_line_breaks(f"header {name!r}", name + text)
+        return value
+
+
+def _refuse_line_breaks(what: str, text: str) -> None:
+    if any(c in text for c in "\r\n\x00"):
+        raise ValueError(f"{what} must not contain line breaks or NUL characters")
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    """`Invalid Settings: concurrency: Input should be greater than or equal to 1 (got 0)`, one clause per error."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        # Header values may be credentials (Authorization): name the header, never echo its value.
+        shown = "input" in error and error["loc"][:1] != ("headers",)
+        problems.append(f"{where}: {message} (got {error['input']!r})" if shown else f"{where}: {message}")
+    return "Invalid Settings: " + "; ".join(problems)

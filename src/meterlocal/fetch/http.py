@@ -208,7 +208,11 @@ class HttpFetcher:
             raise BlockedURLError(
                 f"Refused to fetch {raw}: only http and https URLs are fetched, not {scheme!r}{hint}", url=raw
             )
-        if not url.host:
+        try:
+            host = url.host
+        except UnicodeError as exc:  # yarl decodes punycode on access: 'xn--' alone is not a host name
+            raise FetchError(f"Invalid URL {raw!r}: its host is not a valid host name ({exc})", url=raw) from exc
+        if not host:
             raise FetchError(f"Invalid URL {raw!r}: it names no host", url=raw)
         return url
 
@@ -250,6 +254,12 @@ class HttpFetcher:
         except aiohttp.ClientError as exc:
             failure = self._translate(exc, hop)
             raise failure from exc
+        except UnicodeError as exc:
+            # The resolver encodes the name with IDNA: an empty or over-long label (a hostile redirect's
+            # Location) fails there, outside aiohttp's own errors.
+            raise FetchError(
+                f"Invalid URL {hop.url}: {hop.url.raw_host!r} is not a valid host name ({exc})", url=str(hop.url)
+            ) from exc
         except OSError as exc:  # a socket or TLS error aiohttp did not wrap
             error = FetchError(f"Connection to {hop.url.host} failed ({hop.url}): {exc}", url=str(hop.url))
             raise _RetryableError(error) from exc
