@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from support import Site
 
 from meterlocal import Batch, JobManager, JobStatus, Settings, StrategyError, ValidationError
+from support import Site
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 FAST = Settings(backoff_base=0.01, retries=1)

@@ -1,0 +1,5 @@
+"""`python -m meterlocal ...` runs the command line."""
+
+from meterlocal.cli import main
+
+raise SystemExit(main())

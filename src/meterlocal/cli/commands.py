@@ -1,0 +1,8 @@
+"""Every command, registered on the `meterlocal` group (importing this module imports click, rich and yaml)."""
+
+from __future__ import annotations
+
+from meterlocal.cli import demo, jobs, serve, strategies
+from meterlocal.cli.root import cli
+
+__all__ = ["cli", "demo", "jobs", "serve", "strategies"]

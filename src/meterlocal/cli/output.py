@@ -1,0 +1,146 @@
+"""How the CLI prints: rich tables for people, plain JSON for scripts (`--json`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from meterlocal.models import Comparison, HistoryEntry, Job, JobStatus, Strategy
+
+__all__ = [
+    "comparison_table",
+    "console",
+    "history_table",
+    "job_summary",
+    "jobs_table",
+    "print_json",
+    "results_table",
+    "strategies_table",
+]
+
+
+def console(*, err: bool = False) -> Console:
+    """A console on stdout (or stderr); 160 columns when not a terminal, so full ids fit in pipes and logs."""
+    con = Console(stderr=err, highlight=False)
+    if not con.is_terminal and "COLUMNS" not in os.environ:
+        con = Console(stderr=err, highlight=False, width=160)
+    return con
+
+
+_STATUS_STYLE = {
+    JobStatus.COMPLETED: "green",
+    JobStatus.FAILED: "red",
+    JobStatus.RUNNING: "yellow",
+    JobStatus.PENDING: "dim",
+}
+
+
+def print_json(data: Any) -> None:
+    """Write `data` as indented JSON on stdout, with no markup, for scripts and `jq`."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _status(status: JobStatus) -> Text:
+    return Text(status.value, style=_STATUS_STYLE[status])
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+
+
+def _cell(value: Any, width: int = 60) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        text = ", ".join(_cell(v, width) for v in value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def strategies_table(strategies: Sequence[Strategy]) -> Table:
+    table = Table(title=f"{len(strategies)} strategies", title_justify="left")
+    table.add_column("strategy_id", no_wrap=True, min_width=36)
+    table.add_column("name")
+    table.add_column("type")
+    table.add_column("url", overflow="fold")
+    table.add_column("created", no_wrap=True)
+    for s in strategies:
+        table.add_row(s.strategy_id, s.name, s.scraper_type, s.url or "", _when(s.created_at))
+    return table
+
+
+def jobs_table(jobs: Iterable[Job], *, title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("job_id", no_wrap=True, min_width=36)
+    table.add_column("status")
+    table.add_column("items", justify="right")
+    table.add_column("url", overflow="fold")
+    table.add_column("created", no_wrap=True)
+    table.add_column("error", overflow="fold")
+    for job in jobs:
+        items = "" if job.item_count is None else str(job.item_count)
+        table.add_row(job.job_id, _status(job.status), items, job.url, _when(job.created_at), job.error or "")
+    return table
+
+
+def results_table(job: Job, *, rows: int = 10, columns: int = 5, fields: Sequence[str] | None = None) -> Table | None:
+    """The first `rows` items of a completed job, in `fields` or its first `columns` fields (None if no items)."""
+    items = job.results or []
+    if not items:
+        return None
+    fields = list(fields) if fields else list(items[0])[:columns]
+    shown = min(rows, len(items))
+    table = Table(title=f"{shown} of {len(items)} items", title_justify="left")
+    for field in fields:
+        table.add_column(field, overflow="fold", max_width=50)
+    for item in items[:rows]:
+        table.add_row(*(_cell(item.get(field)) for field in fields))
+    return table
+
+
+def job_summary(job: Job) -> str:
+    """One line: id, status, item count and content hash (or the error of a failed job)."""
+    line = f"job {job.job_id}  {job.status.value}"
+    if job.status is JobStatus.COMPLETED:
+        line += f"  {job.item_count} items  hash {job.content_hash}"
+    elif job.error:
+        line += f"  error: {job.error}"
+    return line
+
+
+def history_table(entries: Sequence[HistoryEntry], *, title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("job_id", no_wrap=True, min_width=36)
+    table.add_column("status")
+    table.add_column("items", justify="right")
+    table.add_column("has_changes")
+    table.add_column("url", overflow="fold")
+    table.add_column("created", no_wrap=True)
+    for e in entries:
+        items = "" if e.item_count is None else str(e.item_count)
+        changed = Text("yes", style="bold") if e.has_changes else Text("no", style="dim")
+        table.add_row(e.job_id, _status(e.status), items, changed, e.url, _when(e.created_at))
+    return table
+
+
+def comparison_table(c: Comparison) -> Table:
+    table = Table(show_header=False)
+    table.add_column("measure")
+    table.add_column("value")
+    table.add_row("content_hash_match", str(c.content_hash_match).lower())
+    table.add_row("structural_match", str(c.structural_match).lower())
+    table.add_row("semantic_similarity", f"{c.semantic_similarity:.3f}")
+    table.add_row("item_count_diff", f"{c.item_count_diff:+d}")
+    if c.template_similarity is not None:
+        table.add_row("template_similarity", f"{c.template_similarity:.3f}")
+    return table
