@@ -1,6 +1,7 @@
 """Time change detection on synthetic jobs of 1,000 and 10,000 items, about 5% of them changed.
 
-Run: `.venv/bin/python benchmarks/bench_compare.py [--repeat N]`. Prints the best time of N runs for each
+Run: `.venv/bin/python -m benchmarks compare` (Markdown into benchmarks/results) or
+`.venv/bin/python benchmarks/bench_compare.py [--repeat N]`. Prints the best time of N runs for each
 step at each size and the 10k/1k ratio (10.0 is linear growth), then times the page fingerprints against
 the parse of the largest saved pages, when they are present.
 """
@@ -91,9 +92,13 @@ def best(func: Callable[[], Any], repeat: int) -> float:
     return min(times) * 1000
 
 
-def bench_compare(repeat: int) -> None:
-    sizes = (1_000, 10_000)
+SIZES = (1_000, 10_000)
+
+
+def measure_compare(repeat: int, sizes: tuple[int, ...] = SIZES) -> tuple[dict[str, list[float]], list[str]]:
+    """Best time (ms) of each step at each size, and one line per size on what compare found."""
     rows: dict[str, list[float]] = {}
+    notes = []
     for size in sizes:
         a = make_items(size)
         b = mutate(a)
@@ -113,13 +118,20 @@ def bench_compare(repeat: int) -> None:
         for name, func in steps.items():
             rows.setdefault(name, []).append(best(func, repeat))
         result = compare(a, b, signature_a=sig_a, signature_b=sig_b)
-        print(
-            f"{size:>6} items -> {len(b)}: similarity {result.semantic_similarity:.4f}; "
+        notes.append(
+            f"{size:,} items -> {len(b):,}: similarity {result.semantic_similarity:.4f}; "
             f"changes: {'; '.join(result.changes)}"
         )
+    return rows, notes
+
+
+def bench_compare(repeat: int) -> None:
+    rows, notes = measure_compare(repeat)
+    for note in notes:
+        print(note)
     print()
-    print(f"| step | {' | '.join(f'{s:,} items (ms)' for s in sizes)} | ratio 10k/1k |")
-    print(f"|---|{'---:|' * len(sizes)}---:|")
+    print(f"| step | {' | '.join(f'{s:,} items (ms)' for s in SIZES)} | ratio 10k/1k |")
+    print(f"|---|{'---:|' * len(SIZES)}---:|")
     for name, (small, large) in rows.items():
         print(f"| {name} | {small:.1f} | {large:.1f} | {large / small:.1f} |")
 
@@ -131,12 +143,11 @@ def _page(relative: str) -> Path | None:
     return None
 
 
-def bench_templates(repeat: int) -> None:
+def measure_templates(repeat: int) -> list[tuple[str, float, float, float, float, int]]:
+    """For the largest saved pages: (page, KB, parse ms, page template ms, item template ms, containers)."""
     from meterlocal.extract import parse_html
 
-    print()
-    print("| page | KB | parse (ms) | page template (ms) | item template (ms) | containers | share of parse |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    rows = []
     for relative, container_xpath in BIG_PAGES.items():
         path = _page(relative)
         if path is None:
@@ -147,10 +158,18 @@ def bench_templates(repeat: int) -> None:
         containers = root.xpath(container_xpath)
         page = best(lambda root=root: page_template(root), repeat)
         items = best(lambda containers=containers: container_template(containers), repeat)
-        share = (page + items) / parse
+        rows.append((relative, len(data) / 1000, parse, page, items, len(containers)))
+    return rows
+
+
+def bench_templates(repeat: int) -> None:
+    print()
+    print("| page | KB | parse (ms) | page template (ms) | item template (ms) | containers | share of parse |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for relative, kb, parse, page, items, containers in measure_templates(repeat):
         print(
-            f"| {relative} | {len(data) / 1000:.0f} | {parse:.1f} | {page:.2f} | {items:.2f} "
-            f"| {len(containers)} | {share:.0%} |"
+            f"| {relative} | {kb:.0f} | {parse:.1f} | {page:.2f} | {items:.2f} "
+            f"| {containers} | {(page + items) / parse:.0%} |"
         )
 
 
