@@ -236,3 +236,62 @@ def test_xml_entities_are_never_expanded() -> None:
     items = extract({"fields": {"p": "p", "q": "q", "all": "body"}}, laughs)
     assert "lollol" not in str(items)
     assert "root:" not in str(items)
+
+
+TABLE = """<table>
+  <tr><th>Rank</th><th colspan=2>Name and link</th><th>Directed by</th><th>Written by</th></tr>
+  <tr><th scope=row>1</th><td>An <b>Unearthly</b> Child</td><td><a href="/w/child">wiki</a></td>
+      <td>Waris Hussein</td><td>Anthony Coburn<sup>[1]</sup></td></tr>
+  <tr><th scope=row>2</th><td>The Daleks</td><td></td><td>Christopher Barry</td></tr>
+  <tr><td colspan=5><table><tr><th>Directed by</th></tr><tr><td>nested</td></tr></table></td></tr>
+</table>"""
+
+
+def test_column_reads_the_cell_under_a_header() -> None:
+    strategy = {
+        "container": "tr:has(> th[scope=row])",
+        "fields": {
+            "rank": {"column": "rank"},
+            "name": {"column": "Name and link"},
+            "director": {"column": "Directed"},  # a prefix of "Directed by"
+            "writer": {"column": "written by", "regex": r"^([^\[]+)"},
+            "link": {"column": "name", "css": "a", "attr": "href"},
+            "missing": {"column": "Producer", "default": "?"},
+        },
+    }
+    items = extract(strategy, TABLE, "https://example.com/list")
+    assert items == [
+        {
+            "rank": "1",
+            "name": "An Unearthly Child",
+            "director": "Waris Hussein",
+            "writer": "Anthony Coburn",
+            "link": None,  # the header's colspan starts at the name cell; the link cell is the next one
+            "missing": "?",
+        },
+        {
+            "rank": "2",
+            "name": "The Daleks",
+            "director": "Christopher Barry",
+            "writer": None,
+            "link": None,
+            "missing": "?",
+        },
+    ]
+
+
+def test_column_finds_the_header_of_the_rows_own_table() -> None:
+    strategy = {"container": "tr:has(> td:not([colspan]))", "fields": {"d": {"column": "Directed by"}}}
+    items = extract(strategy, TABLE)
+    assert items[-1] == {"d": "nested"}  # the nested table's own header row, not the outer one
+
+
+def test_has_and_not_pseudo_classes() -> None:
+    assert column({"t": "h3 a"}, "t", container="article:not(.featured)") == ["Second", "Third"]
+    assert column({"t": "h3 a"}, "t", container="article:has(> p.price)") == ["First thing", "Second"]
+    assert column({"t": "h3 a"}, "t", container="article:has(img)") == ["First thing"]
+
+
+def test_column_must_be_header_text() -> None:
+    with pytest.raises(StrategyError, match="'column' must be the text of a table header"):
+        extract({"fields": {"x": {"column": ""}}}, "<p>x</p>")

@@ -194,13 +194,14 @@ class Page:
     which elements contain script/style/template code (their text is read the slow way, leaving code out).
     """
 
-    __slots__ = ("_code", "_resolve", "base", "root")
+    __slots__ = ("_code", "_columns", "_resolve", "base", "root")
 
     def __init__(self, root: Any, url: str | None) -> None:
         self.root = root
         self.base = base_url(root, url)
         self._resolve = Resolver(self.base) if self.base else None
         self._code: set[Any] | None = None
+        self._columns: dict[tuple[Any, str], int | None] = {}
 
     def link(self, value: str) -> str:
         """`value` made absolute against the page's base URL (unchanged when the page has none)."""
@@ -219,6 +220,51 @@ class Page:
         # libxml2 serialises the text of a subtree ~5x faster than Python can join itertext().
         return " ".join(etree.tostring(el, method="text", encoding="unicode", with_tail=False).split())
 
+    def cell(self, el: Any, header: str) -> Any:
+        """The cell of `el`'s table row under the column whose header reads `header` (casefolded), or None.
+
+        The header row is the table's first row made only of `<th>` cells; a header matches when its normalised
+        text equals `header`, else when it starts with it. Column spans count; row spans do not. Each table's
+        columns are worked out once per page.
+        """
+        row = el if el.tag == "tr" else next(el.iterancestors("tr"), None)
+        if row is None:
+            return None
+        table = next(row.iterancestors("table"), None)
+        if table is None:
+            return None
+        key = (table, header)
+        if key not in self._columns:
+            self._columns[key] = self._column(table, header)
+        column = self._columns[key]
+        if column is None:
+            return None
+        position = 0
+        for cell in row.iterchildren("td", "th"):
+            span = _span(cell)
+            if position <= column < position + span:
+                return cell
+            position += span
+        return None
+
+    def _column(self, table: Any, header: str) -> int | None:
+        for row in table.iter("tr"):
+            cells = [c for c in row if isinstance(c.tag, str)]
+            if not cells or any(c.tag != "th" for c in cells) or next(row.iterancestors("table")) is not table:
+                continue
+            texts, position = [], 0
+            for cell in cells:
+                texts.append((position, self.text(cell).casefold()))
+                position += _span(cell)
+            for position, text in texts:
+                if text == header:
+                    return position
+            for position, text in texts:
+                if text.startswith(header):
+                    return position
+            return None
+        return None
+
     def _find_code(self) -> set[Any]:
         code: set[Any] = set()
         for node in self.root.iter(*_NON_CONTENT):
@@ -228,6 +274,13 @@ class Page:
                 parent = parent.getparent()
         self._code = code
         return code
+
+
+def _span(cell: Any) -> int:
+    try:
+        return min(max(int(cell.get("colspan") or 1), 1), 1000)
+    except ValueError:
+        return 1
 
 
 def normalize_space(text: str) -> str:

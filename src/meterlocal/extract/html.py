@@ -33,7 +33,7 @@ from meterlocal.extract.selectors import Query, compile_css, compile_xpath
 
 __all__ = ["FIELD_KEYS", "HtmlStrategy", "compile_html_strategy"]
 
-FIELD_KEYS = frozenset({"css", "xpath", "attr", "all", "html", "regex", "default", "fields"})
+FIELD_KEYS = frozenset({"column", "css", "xpath", "attr", "all", "html", "regex", "default", "fields"})
 STRATEGY_KEYS = frozenset({"type", "container", "fields", "key"})
 
 
@@ -216,8 +216,20 @@ def _compile_field(name: Any, spec: Any, prefix: str) -> FieldSpec:
     else:
         read = text_reader
     decisive = attr is None and pseudo is None
+    column = spec.get("column")
+    if column is not None and (not isinstance(column, str) or not column.strip()):
+        raise StrategyError(f"field {path!r}: 'column' must be the text of a table header, not {column!r}", field=path)
     return FieldSpec(
-        name, path, query, bool(spec.get("all", False)), regex, spec.get("default"), nested, read, decisive
+        name,
+        path,
+        query,
+        bool(spec.get("all", False)),
+        regex,
+        spec.get("default"),
+        nested,
+        read,
+        decisive,
+        column=" ".join(column.split()).casefold() if column else None,
     )
 
 

@@ -39,6 +39,7 @@ class FieldSpec:
     fields: FieldSet | None
     read: Reader  # the value of one matched element (text, attribute, own text or markup)
     decisive: bool  # the first matched element decides, even when its value is empty (text and html)
+    column: str | None = None  # a table header (normalised, casefolded): the field reads inside that cell
     element_value: Reader = field(init=False)  # read, then regex or nested record: the hot path's one call
 
     def __post_init__(self) -> None:
@@ -56,6 +57,10 @@ class FieldSpec:
 
     def extract(self, scope: Any, page: Page) -> Any:
         """The field's value inside `scope`, evaluated on its own (XPath fields, fields without a selector)."""
+        if self.column is not None:
+            scope = page.cell(scope, self.column)
+            if scope is None:
+                return self.missing([] if self.many else None)
         query = self.query
         if query is None:
             nodes: Iterable[Any] = (scope,)
@@ -182,7 +187,7 @@ def _generate(fields: tuple[FieldSpec, ...]) -> tuple[str, Callable[[Any, Page],
     """Write the record function of `fields` as Python source, compile it, and return both."""
     namespace: dict[str, Any] = {"Element": etree.Element}
     lines = ["def record(scope, page):"]
-    walked = [i for i, f in enumerate(fields) if isinstance(f.query, CssQuery)]
+    walked = [i for i, f in enumerate(fields) if isinstance(f.query, CssQuery) and f.column is None]
     for i, f in enumerate(fields):
         if i not in walked:
             namespace[f"X{i}"] = f.extract

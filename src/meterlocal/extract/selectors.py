@@ -215,6 +215,12 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
             value = None if node.value is None else str(node.value.value)
             tests.append(_attribute_test(node.attrib.lower(), node.operator, value))
             node = node.selector
+        elif isinstance(node, css.Negation):
+            tests.append(_negation_test(node.subselector))
+            node = node.selector
+        elif isinstance(node, css.Relation):
+            tests.append(_has_test(node.arguments))
+            node = node.selector
         else:
             raise _UnsupportedError(type(node).__name__)
     test: Predicate
@@ -225,6 +231,41 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
     else:
         test = lambda el: all(t(el) for t in tests)  # noqa: E731
     return _Compound(tag, test, combinator, tuple(reversed(classes)), len(tests) == len(classes))
+
+
+def _simple(tree: Any) -> tuple[str | None, Predicate]:
+    """A compound without combinators, as a tag and a predicate (for `:not()` and `:has()` arguments)."""
+    if isinstance(tree, css.CombinedSelector):
+        raise _UnsupportedError("combinator inside :not() or :has()")
+    compound = _compound(tree, None)
+    return compound.tag, compound.test
+
+
+def _negation_test(subselector: Any) -> Predicate:
+    """`:not(x)`: the element does not match the simple selector x."""
+    tag, test = _simple(subselector)
+    if tag is None:
+        return lambda el: not test(el)
+    return lambda el: not (el.tag == tag and test(el))
+
+
+def _has_test(arguments: Sequence[tuple[Any, Any]]) -> Predicate:
+    """`:has(> x, y)`: a child matching x, or a descendant matching y (one compound each)."""
+    checks: list[Predicate] = []
+    for combinator, selector in arguments:
+        if selector.pseudo_element is not None:
+            raise _UnsupportedError("pseudo-element inside :has()")
+        tag, test = _simple(selector.parsed_tree)
+        wanted: tuple[Any, ...] = (tag,) if tag is not None else (etree.Element,)
+        if combinator.value == ">":
+            checks.append(lambda el, wanted=wanted, test=test: any(test(c) for c in el.iterchildren(*wanted)))
+        elif combinator.value == " ":
+            checks.append(lambda el, wanted=wanted, test=test: any(test(d) for d in el.iterdescendants(*wanted)))
+        else:
+            raise _UnsupportedError(f"{combinator.value} inside :has()")
+    if len(checks) == 1:
+        return checks[0]
+    return lambda el: any(check(el) for check in checks)
 
 
 def _class_test(name: str) -> Predicate:
