@@ -255,17 +255,20 @@ def _has_test(arguments: Sequence[tuple[Any, Any]]) -> Predicate:
     for combinator, selector in arguments:
         if selector.pseudo_element is not None:
             raise _UnsupportedError("pseudo-element inside :has()")
-        tag, test = _simple(selector.parsed_tree)
-        wanted: tuple[Any, ...] = (tag,) if tag is not None else (etree.Element,)
-        if combinator.value == ">":
-            checks.append(lambda el, wanted=wanted, test=test: any(test(c) for c in el.iterchildren(*wanted)))
-        elif combinator.value == " ":
-            checks.append(lambda el, wanted=wanted, test=test: any(test(d) for d in el.iterdescendants(*wanted)))
-        else:
+        if combinator.value not in (">", " "):
             raise _UnsupportedError(f"{combinator.value} inside :has()")
+        tag, test = _simple(selector.parsed_tree)
+        checks.append(_relative_test(tag, test, children_only=combinator.value == ">"))
     if len(checks) == 1:
         return checks[0]
     return lambda el: any(check(el) for check in checks)
+
+
+def _relative_test(tag: str | None, test: Predicate, *, children_only: bool) -> Predicate:
+    wanted: tuple[Any, ...] = (tag,) if tag is not None else (etree.Element,)
+    if children_only:
+        return lambda el: any(test(c) for c in el.iterchildren(*wanted))
+    return lambda el: any(test(d) for d in el.iterdescendants(*wanted))
 
 
 def _class_test(name: str) -> Predicate:
