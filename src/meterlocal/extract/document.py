@@ -194,14 +194,16 @@ class Page:
     which elements contain script/style/template code (their text is read the slow way, leaving code out).
     """
 
-    __slots__ = ("_code", "_columns", "_resolve", "base", "root")
+    __slots__ = ("_code", "_columns", "_headers", "_resolve", "_rows", "base", "root")
 
     def __init__(self, root: Any, url: str | None) -> None:
         self.root = root
         self.base = base_url(root, url)
         self._resolve = Resolver(self.base) if self.base else None
         self._code: set[Any] | None = None
-        self._columns: dict[tuple[Any, str], int | None] = {}
+        self._columns: dict[tuple[Any, str], int | None] = {}  # (table, header) -> column position
+        self._headers: dict[Any, list[tuple[int, str]]] = {}  # table -> (position, casefolded text) per header
+        self._rows: dict[Any, tuple[Any, list[tuple[int, Any]]]] = {}  # row -> (table, (end position, cell)...)
 
     def link(self, value: str) -> str:
         """`value` made absolute against the page's base URL (unchanged when the page has none)."""
@@ -230,24 +232,36 @@ class Page:
         row = el if el.tag == "tr" else next(el.iterancestors("tr"), None)
         if row is None:
             return None
-        table = next(row.iterancestors("table"), None)
+        layout = self._rows.get(row)
+        if layout is None:  # a row's table and cells are read once, whatever number of column fields use them
+            layout = self._rows[row] = _row_layout(row)
+        table, cells = layout
         if table is None:
             return None
         key = (table, header)
-        if key not in self._columns:
-            self._columns[key] = self._column(table, header)
-        column = self._columns[key]
+        column = self._columns.get(key, -1)
+        if column == -1:
+            column = self._columns[key] = self._column(table, header)
         if column is None:
             return None
-        position = 0
-        for cell in row.iterchildren("td", "th"):
-            span = _span(cell)
-            if position <= column < position + span:
+        for end, cell in cells:
+            if column < end:
                 return cell
-            position += span
         return None
 
     def _column(self, table: Any, header: str) -> int | None:
+        texts = self._headers.get(table)
+        if texts is None:
+            texts = self._headers[table] = self._header_texts(table)
+        for position, text in texts:
+            if text == header:
+                return position
+        for position, text in texts:
+            if text.startswith(header):
+                return position
+        return None
+
+    def _header_texts(self, table: Any) -> list[tuple[int, str]]:
         for row in table.iter("tr"):
             cells = [c for c in row if isinstance(c.tag, str)]
             if not cells or any(c.tag != "th" for c in cells) or next(row.iterancestors("table")) is not table:
@@ -256,14 +270,8 @@ class Page:
             for cell in cells:
                 texts.append((position, self.text(cell).casefold()))
                 position += _span(cell)
-            for position, text in texts:
-                if text == header:
-                    return position
-            for position, text in texts:
-                if text.startswith(header):
-                    return position
-            return None
-        return None
+            return texts
+        return []
 
     def _find_code(self) -> set[Any]:
         code: set[Any] = set()
@@ -276,9 +284,21 @@ class Page:
         return code
 
 
+def _row_layout(row: Any) -> tuple[Any, list[tuple[int, Any]]]:
+    """The row's table, and each cell with the column position just past it (colspans counted)."""
+    cells, end = [], 0
+    for cell in row.iterchildren("td", "th"):
+        end += _span(cell)
+        cells.append((end, cell))
+    return next(row.iterancestors("table"), None), cells
+
+
 def _span(cell: Any) -> int:
+    colspan = cell.get("colspan")
+    if colspan is None:
+        return 1
     try:
-        return min(max(int(cell.get("colspan") or 1), 1), 1000)
+        return min(max(int(colspan), 1), 1000)
     except ValueError:
         return 1
 

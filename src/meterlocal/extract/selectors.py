@@ -221,6 +221,12 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
         elif isinstance(node, css.Relation):
             tests.append(_has_test(node.arguments))
             node = node.selector
+        elif isinstance(node, css.Function):
+            tests.append(_nth_test(node.name, node.arguments))
+            node = node.selector
+        elif isinstance(node, css.Pseudo):
+            tests.append(_structural_test(node.ident))
+            node = node.selector
         else:
             raise _UnsupportedError(type(node).__name__)
     test: Predicate
@@ -262,6 +268,55 @@ def _has_test(arguments: Sequence[tuple[Any, Any]]) -> Predicate:
     if len(checks) == 1:
         return checks[0]
     return lambda el: any(check(el) for check in checks)
+
+
+def _position(el: Element, *, of_type: bool, from_end: bool) -> int:
+    """1-based position among the element's element siblings (of its own tag when `of_type`)."""
+    kind = el.tag if of_type else etree.Element
+    return 1 + sum(1 for _ in el.itersiblings(kind, preceding=not from_end))
+
+
+def _series_test(a: int, b: int, *, of_type: bool, from_end: bool) -> Predicate:
+    """`:nth-*(an+b)`: the position is a*n + b for some n >= 0."""
+
+    def test(el: Element) -> bool:
+        offset = _position(el, of_type=of_type, from_end=from_end) - b
+        if a == 0:
+            return offset == 0
+        return offset % a == 0 and offset // a >= 0
+
+    return test
+
+
+_NTH = {
+    "nth-child": (False, False),
+    "nth-last-child": (False, True),
+    "nth-of-type": (True, False),
+    "nth-last-of-type": (True, True),
+}
+
+
+def _nth_test(name: str, arguments: Sequence[Any]) -> Predicate:
+    if name not in _NTH:
+        raise _UnsupportedError(name)
+    try:
+        a, b = css.parse_series(arguments)
+    except ValueError as exc:  # cssselect's translation reports it with its own message
+        raise _UnsupportedError(name) from exc
+    of_type, from_end = _NTH[name]
+    return _series_test(int(a), int(b), of_type=of_type, from_end=from_end)
+
+
+def _structural_test(ident: str) -> Predicate:
+    """`:first-child`, `:last-of-type`, `:only-child` and their kin; other pseudo-classes go to XPath."""
+    if ident in ("first-child", "last-child", "first-of-type", "last-of-type"):
+        return _series_test(0, 1, of_type=ident.endswith("of-type"), from_end=ident.startswith("last"))
+    if ident in ("only-child", "only-of-type"):
+        of_type = ident == "only-of-type"
+        first = _series_test(0, 1, of_type=of_type, from_end=False)
+        last = _series_test(0, 1, of_type=of_type, from_end=True)
+        return lambda el: first(el) and last(el)
+    raise _UnsupportedError(ident)
 
 
 def _relative_test(tag: str | None, test: Predicate, *, children_only: bool) -> Predicate:
