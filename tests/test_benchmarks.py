@@ -152,3 +152,81 @@ def test_quick_runs_refuse_the_committed_results_directory() -> None:
 
     with pytest.raises(SystemExit):
         main(["compare", "--quick"])
+
+
+_TABLES = """<html><body>
+<table>
+ <thead>
+  <tr><td>note</td><th>not the header row: it has a td</th></tr>
+  <tr><th colspan="2">Name <script>var x = 1;</script></th><th> Directed
+     by<sup>[1]</sup></th><th>Directed</th><th colspan="x">Year</th><th colspan="0">Code</th><th>STRASSE</th></tr>
+  <tr><th>Name</th><th>Year</th></tr>
+ </thead>
+ <tbody>
+  <tr class="r"><td>First</td><td>Last</td><td><a href="/d1">Dir One</a> and <a href="/d2">Two</a></td>
+   <td>exact</td><td>1999</td><td>C1</td><td>n1</td></tr>
+  <tr class="r"><td colspan="3">wide</td><td>exact2</td><td>2000</td><td>C2</td></tr>
+  <tr class="r"><th>H</th><td>L2</td><td>D3<table><tr><th>Year</th></tr><tr class="r"><td>inner</td></tr></table></td>
+   <td>e3</td><td>2001</td></tr>
+  <tr class="r"><td>only</td></tr>
+ </tbody>
+</table>
+<table><tr><td>x</td></tr><tr class="r"><td>no header row</td></tr></table>
+<div class="r"><span>not in a table</span></div>
+</body></html>"""
+
+
+def test_every_peer_reads_table_columns_like_the_engine() -> None:
+    from benchmarks.corpus import Page
+    from benchmarks.peers import all_implementations
+
+    strategy = {
+        "container": ".r",
+        "fields": {
+            "name": {"column": "name"},
+            "directed": {"column": "  Directed  by ", "regex": r"^(\w+)"},
+            "links": {"column": "directed by", "css": "a::attr(href)", "all": True},
+            "own": {"column": "Directed by", "xpath": "text()"},
+            "exact": {"column": "Directed"},
+            "year": {"column": "year", "html": True},
+            "code": {"column": "Code", "default": "none"},
+            "street": {"column": "straße", "all": True},
+            "absent": {"column": "Nope", "default": "-"},
+            "nested": {"column": "Directed by", "fields": {"first": "a"}},
+        },
+    }
+    page = Page("tables", "http://example.com/x/", _TABLES.encode(), "text/html", strategy, charset="utf-8")
+    results = [impl.prepare(page, strategy)() for impl in all_implementations()[1:]]
+    items = results[0] or []
+    assert [(i["name"], i["exact"], i["year"], i["code"]) for i in items] == [
+        ("First", "exact", "<td>1999</td>", "C1"),
+        ("wide", "exact2", "<td>2000</td>", "C2"),
+        ("H", "e3", "<td>2001</td>", "none"),
+        (None, None, "<td>inner</td>", "none"),  # the nested table's row: that table's own header row
+        ("only", None, None, "none"),
+        (None, None, None, "none"),  # a table without a header row
+        (None, None, None, "none"),  # not in a table
+    ]
+    assert items[0]["links"] == ["http://example.com/d1", "http://example.com/d2"]
+    assert items[0]["own"] == "and" and items[0]["street"] == ["n1"] and items[0]["absent"] == "-"
+    assert items[0]["nested"] == {"first": "Dir One"} and items[1]["directed"] == "wide"
+    assert all(r == items for r in results[1:])
+
+
+def test_column_fields_take_the_fixture_strategy_values() -> None:
+    from benchmarks.corpus import corpus_pages
+    from benchmarks.peers import Meterlocal
+
+    checked = 0
+    for page in corpus_pages():
+        columns = [
+            name for name, spec in page.strategy["fields"].items() if isinstance(spec, dict) and "column" in spec
+        ]
+        if not columns:
+            continue
+        assert page.fixture_strategy is not None
+        mine = Meterlocal().prepare(page, page.strategy)() or []
+        fixture = Meterlocal().prepare(page, page.fixture_strategy)() or []
+        assert [{k: i[k] for k in columns} for i in mine] == [{k: i[k] for k in columns} for i in fixture], page.name
+        checked += 1
+    assert checked >= 2

@@ -1,7 +1,7 @@
 """Hand-written equivalents of the XPath expressions in the benchmark strategies, for selectolax and BeautifulSoup.
 
-Neither library evaluates XPath, so where a strategy needs it (a following row, an ancestor, a column found by its
-header, an element found by its text) a user of theirs walks the tree in Python; this module is that code. Each
+Neither library evaluates XPath, so where a strategy needs it (a following row, an ancestor, an element found by its
+text, an element's own text nodes) a user of theirs walks the tree in Python; this module is that code. Each
 function takes the scope node and returns the matches in document order: nodes, or strings for attribute and
 text() results. `selectolax_navigation(xpath)` / `bs4_navigation(xpath)` find the function for an expression.
 """
@@ -19,10 +19,7 @@ __all__ = ["bs4_navigation", "selectolax_navigation"]
 
 Navigation = Callable[[Any], list[Any]]
 
-_COLUMN = re.compile(
-    r"^td\[count\(\(ancestor::table\[1\]//tr\)\[1\]/th\[starts-with\(normalize-space\(\), '(?P<label>[^']+)'\)\]"
-    r"/preceding-sibling::th\)\](?P<rest>|/text\(\)|/text\(\)\[1\]|/descendant::a\[1\])$"
-)
+_OWN_TEXT = re.compile(r"^text\(\)(?P<first>\[1\])?$")
 _LABELLED_DIV = re.compile(
     r"^\.//div\[@class='(?P<div>[\w-]+)'\]\[starts-with\(normalize-space\(\), '(?P<label>[^']+)'\)\]"
     r"/span\[@class='(?P<span>[\w-]+)'\]$"
@@ -97,36 +94,14 @@ def selectolax_navigation(xpath: str) -> Navigation:
             ]
 
         return labelled
-    if m := _COLUMN.match(xpath):
-        label, rest = m["label"], m["rest"]
+    if m := _OWN_TEXT.match(xpath):
+        first = bool(m["first"])
 
-        def column(scope: Any) -> list[Any]:
-            table = scope.parent
-            while table is not None and table.tag != "table":
-                table = table.parent
-            header = table.css_first("tr") if table is not None else None
-            if header is None:
-                return []
-            index = 0
-            for cell in (c for c in header.iter() if c.tag == "th"):
-                if _ascii_normalize(cell.text()).startswith(label):
-                    break
-                index += 1
-            else:
-                return []
-            cells = [c for c in scope.iter() if c.tag == "td"]
-            if not 1 <= index <= len(cells):
-                return []
-            cell = cells[index - 1]
-            if rest == "":
-                return [cell]
-            if rest == "/descendant::a[1]":
-                first = cell.css_first("a")
-                return [] if first is None else [first]
-            texts = _lx_own_texts(cell)
-            return texts[:1] if rest == "/text()[1]" else texts
+        def own_texts(scope: Any) -> list[Any]:
+            texts = _lx_own_texts(scope)
+            return texts[:1] if first else texts
 
-        return column
+        return own_texts
     raise KeyError(f"no hand-written selectolax walk for the XPath {xpath!r}: add one to {__name__}")
 
 
@@ -180,29 +155,12 @@ def bs4_navigation(xpath: str) -> Navigation:
             ]
 
         return labelled
-    if m := _COLUMN.match(xpath):
-        label, rest = m["label"], m["rest"]
+    if m := _OWN_TEXT.match(xpath):
+        first = bool(m["first"])
 
-        def column(scope: Tag) -> list[Any]:
-            table = scope.find_parent("table")
-            header = table.find("tr") if table is not None else None
-            if header is None:
-                return []
-            labels = [_ascii_normalize(cell.get_text()) for cell in header.find_all("th", recursive=False)]
-            index = next((i for i, text in enumerate(labels) if text.startswith(label)), None)
-            if index is None:
-                return []
-            cells = scope.find_all("td", recursive=False)
-            if not 1 <= index <= len(cells):
-                return []
-            cell = cells[index - 1]
-            if rest == "":
-                return [cell]
-            if rest == "/descendant::a[1]":
-                first = cell.find("a")
-                return [] if first is None else [first]
-            texts = _bs_own_texts(cell)
-            return texts[:1] if rest == "/text()[1]" else texts
+        def own_texts(scope: Tag) -> list[Any]:
+            texts = _bs_own_texts(scope)
+            return texts[:1] if first else texts
 
-        return column
+        return own_texts
     raise KeyError(f"no hand-written BeautifulSoup walk for the XPath {xpath!r}: add one to {__name__}")

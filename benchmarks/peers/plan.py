@@ -9,15 +9,24 @@ every peer computes the same values from its own library's calls:
 - `::text` is the element's own text nodes; attribute values are normalised, link attributes made absolute;
 - `regex` keeps group 1 (or the whole match) and a value that does not match is no value;
 - `all` keeps every value that is not None (`[]`, or the default, when there is none);
-- `default` replaces a missing value; `fields` makes one record per match (the first, unless `all`).
+- `default` replaces a missing value; `fields` makes one record per match (the first, unless `all`);
+- `column` reads inside one cell of the scope's table row: the row is the scope if it is a `tr`, else its nearest
+  `tr` ancestor, and the table the row's nearest `table`. The header row is the table's first row (its own, not a
+  nested table's) whose element children are all `th`; header texts are normalised text, casefolded, and the
+  column is the first header equal to the (normalised, casefolded) `column` value, else the first that starts
+  with it. A cell covers `colspan` columns (1..1000; 1 if not a number), row spans do not count. The cell is the
+  row's `td`/`th` child covering the header's first column; the field's selector (if any) then runs inside it, and
+  no row, table, header or cell means the field is missing. Peers work a table's columns out once per page.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urljoin
 
 __all__ = [
@@ -25,7 +34,12 @@ __all__ = [
     "NON_CONTENT",
     "FieldPlan",
     "StrategyPlan",
+    "Tables",
+    "colspan",
     "compile_plan",
+    "covering",
+    "header_position",
+    "layout",
     "link",
     "normalize",
     "split_group",
@@ -41,6 +55,8 @@ NON_CONTENT = frozenset({"script", "style", "template"})
 _PSEUDO = re.compile(r"^(?P<css>[^,]*?)::(?:(?P<text>text)|attr\(\s*(?P<attr>[^)\s]+)\s*\))\s*$", re.S)
 
 Mode = Literal["text", "own", "attr", "html", "record"]
+T = TypeVar("T")
+N = TypeVar("N")  # a node of the peer's library
 
 
 def normalize(text: str) -> str:
@@ -53,9 +69,111 @@ def link(value: str, name: str, base: str | None) -> str:
     return urljoin(base, value) if base and name in LINK_ATTRIBUTES else value
 
 
+def colspan(value: str | None) -> int:
+    """How many columns a cell with this `colspan` attribute covers: 1..1000, and 1 when it is not a number."""
+    try:
+        return min(max(int(value or 1), 1), 1000)
+    except ValueError:
+        return 1
+
+
+def header_position(headers: Iterable[tuple[str, str | None]], column: str) -> int | None:
+    """The first column of the header `column` names, among (normalised text, colspan) header cells; or None.
+
+    `column` is already normalised and casefolded: a header whose casefolded text equals it wins, else the first
+    one that starts with it.
+    """
+    positions, position = [], 0
+    for text, span in headers:
+        positions.append((position, text.casefold()))
+        position += colspan(span)
+    for start, text in positions:
+        if text == column:
+            return start
+    for start, text in positions:
+        if text.startswith(column):
+            return start
+    return None
+
+
+def layout(cells: Iterable[tuple[T, str | None]]) -> list[tuple[int, int, T]]:
+    """A row's cells, from (cell, colspan attribute) pairs in row order, with the columns each covers: [start, end)."""
+    out, start = [], 0
+    for cell, span in cells:
+        end = start + colspan(span)
+        out.append((start, end, cell))
+        start = end
+    return out
+
+
+def covering(row: list[tuple[int, int, T]], position: int) -> T | None:
+    """The cell of a laid-out row that covers column `position`, or None."""
+    for start, end, cell in row:
+        if start <= position < end:
+            return cell
+    return None
+
+
+class Tables(ABC, Generic[N]):
+    """One page's tables as `column` fields read them, each thing once: a row's table and cells, a table's header.
+
+    A peer subclasses it with its library's calls (find the row, its table, the header row, the cells; a node's
+    identity for the caches) and makes one per page, dropped with the page.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[Any, tuple[Any, list[tuple[int, int, N]]] | None] = {}
+        self._headers: dict[Any, list[tuple[str, str | None]]] = {}
+        self._positions: dict[tuple[Any, str], int | None] = {}
+
+    def cell(self, scope: N, column: str) -> N | None:
+        """The cell of `scope`'s table row under header `column` (normalised, casefolded), or None."""
+        row = self.row(scope)
+        if row is None:
+            return None
+        key = self.key(row)
+        if key not in self._rows:
+            table = self.table(row)
+            self._rows[key] = None if table is None else (table, layout(self.cells(row)))
+        found = self._rows[key]
+        if found is None:
+            return None
+        table, cells = found
+        table_key = self.key(table)
+        if (table_key, column) not in self._positions:
+            if table_key not in self._headers:
+                self._headers[table_key] = self.header(table)
+            self._positions[table_key, column] = header_position(self._headers[table_key], column)
+        position = self._positions[table_key, column]
+        return None if position is None else covering(cells, position)
+
+    @abstractmethod
+    def key(self, node: N) -> Any:
+        """What identifies `node` in the caches."""
+
+    @abstractmethod
+    def row(self, scope: N) -> N | None:
+        """`scope` if it is a `tr`, else its nearest `tr` ancestor."""
+
+    @abstractmethod
+    def table(self, row: N) -> N | None:
+        """The row's nearest `table` ancestor."""
+
+    @abstractmethod
+    def cells(self, row: N) -> Iterable[tuple[N, str | None]]:
+        """The row's `td`/`th` children with their colspan attributes."""
+
+    @abstractmethod
+    def header(self, table: N) -> list[tuple[str, str | None]]:
+        """The (normalised text, colspan) of the cells of the table's header row; [] when it has none."""
+
+
 @dataclass(frozen=True, slots=True)
 class FieldPlan:
-    """One field. Exactly one of `css`, `xpath` is set, or neither (the scope element itself)."""
+    """One field. At most one of `css`, `xpath` is set; neither means the scope element itself.
+
+    `column` (normalised, casefolded) first moves the scope to that cell of the scope's table row.
+    """
 
     name: str
     css: str | None
@@ -66,6 +184,7 @@ class FieldPlan:
     regex: re.Pattern[str] | None
     default: Any
     fields: tuple[FieldPlan, ...] | None
+    column: str | None = None
 
     @property
     def decisive(self) -> bool:
@@ -149,7 +268,8 @@ def _field(name: str, spec: Any) -> FieldPlan:
     if nested is not None:
         mode = "record"
     regex = re.compile(spec["regex"]) if spec.get("regex") else None
-    return FieldPlan(name, css, xpath, mode, attr, bool(spec.get("all")), regex, spec.get("default"), nested)
+    column = " ".join(spec["column"].split()).casefold() if spec.get("column") else None
+    return FieldPlan(name, css, xpath, mode, attr, bool(spec.get("all")), regex, spec.get("default"), nested, column)
 
 
 def walk_fields(fields: tuple[FieldPlan, ...]) -> list[FieldPlan]:

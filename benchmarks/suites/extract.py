@@ -307,10 +307,14 @@ def _result(bench: list[PageMeasure], fixture: list[PageMeasure], rounds: int) -
         "normalisation; text leaves out `<script>`/`<style>` with an XPath predicate.",
         "- **selectolax**: `LexborHTMLParser(utf8)`, `strip_tags(['script', 'style'])` when a field reads text, "
         "`css()`/`css_first()`, `.text()`, `.attributes`; XPath fields are hand-written walks "
-        "(`.next`, `.parent`, header lookups).",
+        "(`.next`, `.parent`, own text nodes).",
         "- **BeautifulSoup**: `BeautifulSoup(utf8, 'lxml')`, `select()`/`select_one()`, `get_text()`; XPath "
         "fields are hand-written (`find_next_sibling`, `find_parent`). A soup is full of reference cycles, so "
         "its timed run ends with `gc.collect()` (otherwise the cost of freeing it lands on whatever runs next).",
+        "- **`column` fields** (a table cell found by its header): each peer finds the row and its table "
+        "(parsel with `ancestor-or-self::tr[1]` and `ancestor::table[1]`, selectolax by `.parent`, BeautifulSoup "
+        "by `find_parent()`), reads the table's header row once per page into a dict of header positions, then "
+        "picks the row's cell, counting `colspan`; the field's selector runs inside that cell.",
         "- Every run frees its tree before the clock stops; the cycle collector runs between runs, outside the "
         "timing, and objects alive before the rounds are frozen out of it (`gc.freeze()`).",
         "- Generated listings (`listing_60`, `listing_600`, `listing_6000`) are product cards from "
