@@ -13,18 +13,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import os
-import re
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, NoReturn, overload
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
+from meterlocal import arguments
 from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
     BatchNotFoundError,
@@ -33,7 +32,6 @@ from meterlocal.errors import (
     JobStateError,
     JobTimeoutError,
     MeterlocalError,
-    StrategyError,
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
@@ -58,11 +56,7 @@ __all__ = ["JobManager"]
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH_URLS = 100_000
-MAX_LIST_LIMIT = 1000
 _UNSET: Any = object()
-_RELATIVE_SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_SINCE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class JobManager:
@@ -86,7 +80,7 @@ class JobManager:
         store: Store | None = None,
         resume: bool = True,
     ) -> None:
-        self.settings = _check_settings(settings)
+        self.settings = arguments.check_settings(settings)
         if fetcher is not None and (fixtures is not None or record is not None):
             raise ValidationError("pass either fetcher= or fixtures=/record=, not both")
         self._store: Store = store if store is not None else SQLiteStore(path)
@@ -216,16 +210,16 @@ class JobManager:
         if not isinstance(name, str) or not name.strip():
             raise ValidationError("name must be a non-empty string")
         if not isinstance(strategy, Mapping):
-            _refuse_document(strategy)
+            arguments.refuse_document(strategy)
         now = utcnow()
         record = Strategy(
             strategy_id=str(uuid.uuid4()),
             name=name.strip(),
-            url=_check_strategy_url(url),
-            description=_check_description(description),
+            url=arguments.check_strategy_url(url),
+            description=arguments.check_description(description),
             strategy=dict(strategy),
-            output_schema=_optional_object(output_schema, "output_schema"),
-            filter_config=_optional_object(filter_config, "filter_config"),
+            output_schema=arguments.optional_object(output_schema, "output_schema"),
+            filter_config=arguments.optional_object(filter_config, "filter_config"),
             created_at=now,
             updated_at=now,
         )
@@ -235,7 +229,7 @@ class JobManager:
 
     async def get_strategy(self, strategy_id: str) -> Strategy:
         store = await self._ready()
-        strategy = await store.get_strategy(_check_id(strategy_id, "strategy_id"))
+        strategy = await store.get_strategy(arguments.check_id(strategy_id, "strategy_id"))
         if strategy is None:
             raise StrategyNotFoundError(strategy_id)
         return strategy
@@ -243,7 +237,7 @@ class JobManager:
     async def list_strategies(self, limit: int = 20, offset: int = 0) -> list[Strategy]:
         """Strategies, newest first."""
         store = await self._ready()
-        _check_page(limit, offset)
+        arguments.check_page(limit, offset)
         return await store.list_strategies(limit=limit, offset=offset)
 
     async def update_strategy(
@@ -266,15 +260,17 @@ class JobManager:
                 raise ValidationError("name must be a non-empty string")
             changes["name"] = name.strip()
         if url is not _UNSET:
-            changes["url"] = _check_strategy_url(url)
+            changes["url"] = arguments.check_strategy_url(url)
         if description is not None:
-            changes["description"] = _check_description(description)
+            changes["description"] = arguments.check_description(description)
         if strategy is not None:
-            changes["strategy"] = dict(strategy) if isinstance(strategy, Mapping) else _refuse_document(strategy)
+            changes["strategy"] = (
+                dict(strategy) if isinstance(strategy, Mapping) else arguments.refuse_document(strategy)
+            )
         if output_schema is not _UNSET:
-            changes["output_schema"] = _optional_object(output_schema, "output_schema")
+            changes["output_schema"] = arguments.optional_object(output_schema, "output_schema")
         if filter_config is not _UNSET:
-            changes["filter_config"] = _optional_object(filter_config, "filter_config")
+            changes["filter_config"] = arguments.optional_object(filter_config, "filter_config")
         updated = current.model_copy(update=changes)
         _compile(updated)
         if not await self._store.replace_strategy(updated):
@@ -284,7 +280,7 @@ class JobManager:
     async def delete_strategy(self, strategy_id: str) -> None:
         """Delete a strategy. Its jobs stay readable by id; its pending jobs fail when their turn comes."""
         store = await self._ready()
-        if not await store.delete_strategy(_check_id(strategy_id, "strategy_id")):
+        if not await store.delete_strategy(arguments.check_id(strategy_id, "strategy_id")):
             raise StrategyNotFoundError(strategy_id)
 
     # Jobs ---------------------------------------------------------------------------------------------------
@@ -319,7 +315,11 @@ class JobManager:
             )
         strategy = await self.get_strategy(strategy_id)
         compiled = _compile(strategy)
-        targets = [self._check_url(url, "url")] if url is not None else self._check_urls(urls)
+        targets = (
+            [arguments.check_url(url, "url", allow_file_urls=self.settings.allow_file_urls)]
+            if url is not None
+            else arguments.check_urls(urls, allow_file_urls=self.settings.allow_file_urls)
+        )
         params = _job_parameters(compiled, strategy, targets[0], parameters)
         now = utcnow()
         batch_id = str(uuid.uuid4()) if urls is not None else None
@@ -361,7 +361,7 @@ class JobManager:
         Raise `JobTimeoutError` (carrying `.job_id`) after `timeout` seconds (default `settings.execute_timeout`);
         the job keeps running.
         """
-        _check_timeout(timeout)
+        arguments.check_timeout(timeout)
         job = await self.create_job(strategy_id, url=url, parameters=parameters)
         return await self.wait_for_job(
             job.job_id, timeout=self.settings.execute_timeout if timeout is None else timeout
@@ -369,7 +369,7 @@ class JobManager:
 
     async def get_job(self, job_id: str) -> Job:
         store = await self._ready()
-        job = await store.get_job(_check_id(job_id, "job_id"))
+        job = await store.get_job(arguments.check_id(job_id, "job_id"))
         if job is None:
             raise JobNotFoundError(job_id)
         return job
@@ -386,12 +386,12 @@ class JobManager:
     ) -> list[Job]:
         """Jobs newest first. `since` is a datetime, an ISO-8601 time, or a span back from now ("24h", "7d")."""
         store = await self._ready()
-        _check_page(limit, offset)
+        arguments.check_page(limit, offset)
         return await store.list_jobs(
-            strategy_id=None if strategy_id is None else _check_id(strategy_id, "strategy_id"),
-            status=_parse_status(status),
-            since=_parse_since(since),
-            batch_id=None if batch_id is None else _check_id(batch_id, "batch_id"),
+            strategy_id=None if strategy_id is None else arguments.check_id(strategy_id, "strategy_id"),
+            status=arguments.parse_status(status),
+            since=arguments.parse_since(since),
+            batch_id=None if batch_id is None else arguments.check_id(batch_id, "batch_id"),
             limit=limit,
             offset=offset,
         )
@@ -399,8 +399,8 @@ class JobManager:
     async def wait_for_job(self, job_id: str, timeout: float | None = None) -> Job:
         """Return the job once it is `completed` or `failed`. Raise `JobTimeoutError` after `timeout` seconds."""
         store = await self._ready()
-        _check_id(job_id, "job_id")
-        _check_timeout(timeout)
+        arguments.check_id(job_id, "job_id")
+        arguments.check_timeout(timeout)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         event = self._waiters.setdefault(job_id, asyncio.Event())
@@ -430,7 +430,7 @@ class JobManager:
 
     async def get_batch_progress(self, batch_id: str) -> BatchProgress:
         store = await self._ready()
-        progress = await store.batch_progress(_check_id(batch_id, "batch_id"))
+        progress = await store.batch_progress(arguments.check_id(batch_id, "batch_id"))
         if progress is None:
             raise BatchNotFoundError(batch_id)
         return progress
@@ -550,51 +550,6 @@ class JobManager:
             warnings=warnings,
         )
 
-    # Validation ---------------------------------------------------------------------------------------------
-    def _check_url(self, url: Any, where: str) -> str:
-        if not isinstance(url, str) or not url.strip():
-            raise ValidationError(f"{where} must be a non-empty URL string, not {url!r}")
-        url = url.strip()
-        # yarl drops a newline or tab from the host ('http://exa\nmple.com/' fetched example.com) and percent-encodes
-        # other control characters: refuse them rather than fetch something other than what the job says.
-        control = next((c for c in url if c < " " or c == "\x7f"), None)
-        if control is not None:
-            raise ValidationError(f"{where} {url!r} contains the control character {control!r}")
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname
-            parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
-        except ValueError as exc:  # urllib's bare ValueError: an unclosed IPv6 bracket, a bad IP literal or port
-            raise ValidationError(f"{where} {url!r} is not a valid URL: {exc}") from None
-        schemes = ("http", "https", "file") if self.settings.allow_file_urls else ("http", "https")
-        if not parts.scheme:
-            raise ValidationError(f"{where} {url!r} is not an absolute URL; give it with http:// or https://")
-        if parts.scheme.lower() not in schemes:
-            allowed = " and ".join(schemes)
-            hint = "" if self.settings.allow_file_urls or parts.scheme != "file" else " (set allow_file_urls=True)"
-            raise ValidationError(
-                f"{where} {url!r} has scheme {parts.scheme!r}; only {allowed} URLs can be scraped{hint}"
-            )
-        if parts.scheme.lower() != "file":
-            if not host:
-                raise ValidationError(f"{where} {url!r} has no host")
-            if any(c.isspace() for c in host):
-                raise ValidationError(f"{where} {url!r} has a space in its host name")
-            try:  # what the resolver will do with the name: an empty, over-long or bad punycode label fails here
-                host.encode("idna").decode("idna")
-            except UnicodeError as exc:
-                raise ValidationError(f"{where} {url!r}: {host!r} is not a valid host name ({exc})") from None
-        return str(url)
-
-    def _check_urls(self, urls: Any) -> list[str]:
-        if isinstance(urls, str) or not isinstance(urls, Sequence):
-            raise ValidationError("urls must be a list of URL strings")
-        if not urls:
-            raise ValidationError("urls must not be empty")
-        if len(urls) > MAX_BATCH_URLS:
-            raise ValidationError(f"a batch holds at most {MAX_BATCH_URLS} URLs, got {len(urls)}")
-        return [self._check_url(u, f"urls[{i}]") for i, u in enumerate(urls)]
-
 
 # Work done in the extraction threads ------------------------------------------------------------------------
 def _process(
@@ -612,63 +567,6 @@ def _process(
 # Helpers ----------------------------------------------------------------------------------------------------
 def _compile(strategy: Strategy) -> CompiledStrategy:
     return compile_strategy(strategy)
-
-
-def _refuse_document(document: Any) -> NoReturn:
-    raise ValidationError(f"strategy must be a JSON object (a strategy document), not {type(document).__name__}")
-
-
-def _check_strategy_url(url: Any) -> str | None:
-    if url is None or url == "":
-        return None
-    try:
-        valid = isinstance(url, str) and urlsplit(url).scheme in ("http", "https", "file")
-    except ValueError:  # an unclosed IPv6 bracket
-        valid = False
-    if not valid:
-        raise ValidationError(f"strategy url must be an absolute http(s) URL, not {url!r}")
-    return str(url)
-
-
-def _check_settings(settings: Any) -> Settings:
-    if settings is None:
-        return Settings()
-    if not isinstance(settings, Settings):
-        raise ValidationError(
-            f"settings must be a meterlocal.Settings, not {type(settings).__name__}; write Settings(**values)"
-        )
-    # model_copy(update=...) does not validate, so Settings(concurrency=0) made that way would start no job ever.
-    return type(settings)(**settings.model_dump())
-
-
-def _check_id(value: Any, name: str) -> str:
-    # An id is text; anything else would reach SQLite as a parameter it cannot bind (a list) or match (a number).
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} must be a string, not {type(value).__name__}")
-    return value
-
-
-def _check_description(description: Any) -> str:
-    if description is None:
-        return ""
-    if not isinstance(description, str):
-        raise ValidationError(f"description must be a string, not {type(description).__name__}")
-    return description
-
-
-def _optional_object(value: Any, name: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise StrategyError(f"{name} must be an object (a JSON document), not {type(value).__name__}")
-    return dict(value)
-
-
-def _check_timeout(timeout: Any) -> None:
-    if timeout is None:
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout):
-        raise ValidationError(f"timeout must be a number of seconds or None, not {timeout!r}")
 
 
 def _job_parameters(
@@ -722,43 +620,3 @@ def _pid_running(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
-        raise ValidationError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}, not {limit!r}")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise ValidationError(f"offset must be a non-negative integer, not {offset!r}")
-
-
-def _parse_status(status: JobStatus | str | None) -> JobStatus | None:
-    if status is None or isinstance(status, JobStatus):
-        return status
-    try:
-        return JobStatus(str(status).lower())
-    except ValueError:
-        allowed = ", ".join(s.value for s in JobStatus)
-        raise ValidationError(f"status must be one of {allowed}, not {status!r}") from None
-
-
-def _parse_since(since: datetime | str | None) -> datetime | None:
-    if since is None or isinstance(since, datetime):
-        if since is not None and since.tzinfo is None:
-            raise ValidationError("since must be timezone-aware (for instance datetime.now(UTC))")
-        return since
-    if not isinstance(since, str) or not since.strip():
-        raise ValidationError(f"since must be an ISO-8601 time or a span like '24h' or '7d', not {since!r}")
-    relative = _RELATIVE_SINCE.match(since)
-    if relative:
-        amount, unit = int(relative.group(1)), relative.group(2)
-        try:
-            return utcnow() - timedelta(**{_SINCE_UNITS[unit]: amount})
-        except OverflowError:  # "99999999d" reaches before year 1
-            raise ValidationError(f"since {since!r} reaches too far back; give a smaller span") from None
-    try:
-        parsed = datetime.fromisoformat(since.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"since must be an ISO-8601 time or a span like '24h' or '7d', not {since!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed

@@ -13,6 +13,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from meterlocal.arguments import MAX_LIST_LIMIT
 from meterlocal.cli.output import (
     comparison_table,
     console,
@@ -31,7 +32,7 @@ from meterlocal.cli.root import (
     resolve_strategy,
     run_with_manager,
 )
-from meterlocal.manager import MAX_LIST_LIMIT, JobManager
+from meterlocal.manager import JobManager
 from meterlocal.models import BatchProgress, Comparison, HistoryEntry, Job, JobStatus
 from meterlocal.settings import Settings
 

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 import click
 
 from meterlocal import __version__
+from meterlocal.arguments import MAX_LIST_LIMIT
 from meterlocal.errors import MeterlocalError, NotFoundError, StrategyNotFoundError, ValidationError
-from meterlocal.manager import MAX_LIST_LIMIT, JobManager
+from meterlocal.manager import JobManager
 from meterlocal.models import Strategy
 from meterlocal.settings import Settings
 

@@ -16,8 +16,9 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from meterlocal.arguments import MAX_LIST_LIMIT
 from meterlocal.errors import ValidationError
-from meterlocal.manager import MAX_LIST_LIMIT, JobManager
+from meterlocal.manager import JobManager
 from meterlocal.models import JobStatus
 from meterlocal.server.auth import bearer_auth_middleware, check_api_key
 from meterlocal.server.errors import MAX_BODY_KEY, ApiError, error_middleware, error_response, json_response

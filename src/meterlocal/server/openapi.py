@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from meterlocal import __version__
-from meterlocal.manager import MAX_LIST_LIMIT
+from meterlocal.arguments import MAX_LIST_LIMIT
 from meterlocal.models import Batch, BatchProgress, Comparison, HistoryEntry, Job, JobStatus, Strategy
 from meterlocal.server.schemas import (
     CompareJobsBody,

@@ -19,9 +19,10 @@ import click
 from aiohttp import web
 from rich.console import Console
 
+from meterlocal.arguments import MAX_LIST_LIMIT
 from meterlocal.cli.output import comparison_table, console, history_table, job_summary, results_table
 from meterlocal.cli.root import cli, database, db_option, run_async
-from meterlocal.manager import MAX_LIST_LIMIT, JobManager
+from meterlocal.manager import JobManager
 from meterlocal.models import Job, Strategy
 
 __all__ = ["demo"]

@@ -1,0 +1,183 @@
+"""What callers pass to a `JobManager`: checked and normalised, or refused with a `ValidationError` naming it.
+
+Every check here guards something the store or the fetcher would otherwise meet in a worse form: a URL that yarl
+would quietly rewrite, an id SQLite cannot bind, a `since` span that overflows, settings that bypassed pydantic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from meterlocal.errors import StrategyError, ValidationError
+from meterlocal.models import JobStatus, utcnow
+from meterlocal.settings import Settings
+
+__all__ = [
+    "MAX_BATCH_URLS",
+    "MAX_LIST_LIMIT",
+    "check_description",
+    "check_id",
+    "check_page",
+    "check_settings",
+    "check_strategy_url",
+    "check_timeout",
+    "check_url",
+    "check_urls",
+    "optional_object",
+    "parse_since",
+    "parse_status",
+    "refuse_document",
+]
+
+MAX_BATCH_URLS = 100_000
+MAX_LIST_LIMIT = 1000
+_RELATIVE_SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_SINCE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def check_url(url: Any, where: str, *, allow_file_urls: bool = False) -> str:
+    """The URL a job will fetch, stripped; refuse what is not an absolute http(s) URL (file:// when allowed)."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError(f"{where} must be a non-empty URL string, not {url!r}")
+    url = url.strip()
+    # yarl drops a newline or tab from the host ('http://exa\nmple.com/' fetched example.com) and percent-encodes
+    # other control characters: refuse them rather than fetch something other than what the job says.
+    control = next((c for c in url if c < " " or c == "\x7f"), None)
+    if control is not None:
+        raise ValidationError(f"{where} {url!r} contains the control character {control!r}")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+    except ValueError as exc:  # urllib's bare ValueError: an unclosed IPv6 bracket, a bad IP literal or port
+        raise ValidationError(f"{where} {url!r} is not a valid URL: {exc}") from None
+    schemes = ("http", "https", "file") if allow_file_urls else ("http", "https")
+    if not parts.scheme:
+        raise ValidationError(f"{where} {url!r} is not an absolute URL; give it with http:// or https://")
+    if parts.scheme.lower() not in schemes:
+        allowed = " and ".join(schemes)
+        hint = "" if allow_file_urls or parts.scheme != "file" else " (set allow_file_urls=True)"
+        raise ValidationError(f"{where} {url!r} has scheme {parts.scheme!r}; only {allowed} URLs can be scraped{hint}")
+    if parts.scheme.lower() != "file":
+        if not host:
+            raise ValidationError(f"{where} {url!r} has no host")
+        if any(c.isspace() for c in host):
+            raise ValidationError(f"{where} {url!r} has a space in its host name")
+        try:  # what the resolver will do with the name: an empty, over-long or bad punycode label fails here
+            host.encode("idna").decode("idna")
+        except UnicodeError as exc:
+            raise ValidationError(f"{where} {url!r}: {host!r} is not a valid host name ({exc})") from None
+    return str(url)
+
+
+def check_urls(urls: Any, *, allow_file_urls: bool = False) -> list[str]:
+    """The URLs of a batch, each checked like `check_url`."""
+    if isinstance(urls, str) or not isinstance(urls, Sequence):
+        raise ValidationError("urls must be a list of URL strings")
+    if not urls:
+        raise ValidationError("urls must not be empty")
+    if len(urls) > MAX_BATCH_URLS:
+        raise ValidationError(f"a batch holds at most {MAX_BATCH_URLS} URLs, got {len(urls)}")
+    return [check_url(u, f"urls[{i}]", allow_file_urls=allow_file_urls) for i, u in enumerate(urls)]
+
+
+def refuse_document(document: Any) -> NoReturn:
+    raise ValidationError(f"strategy must be a JSON object (a strategy document), not {type(document).__name__}")
+
+
+def check_strategy_url(url: Any) -> str | None:
+    if url is None or url == "":
+        return None
+    try:
+        valid = isinstance(url, str) and urlsplit(url).scheme in ("http", "https", "file")
+    except ValueError:  # an unclosed IPv6 bracket
+        valid = False
+    if not valid:
+        raise ValidationError(f"strategy url must be an absolute http(s) URL, not {url!r}")
+    return str(url)
+
+
+def check_settings(settings: Any) -> Settings:
+    if settings is None:
+        return Settings()
+    if not isinstance(settings, Settings):
+        raise ValidationError(
+            f"settings must be a meterlocal.Settings, not {type(settings).__name__}; write Settings(**values)"
+        )
+    # model_copy(update=...) does not validate, so Settings(concurrency=0) made that way would start no job ever.
+    return type(settings)(**settings.model_dump())
+
+
+def check_id(value: Any, name: str) -> str:
+    # An id is text; anything else would reach SQLite as a parameter it cannot bind (a list) or match (a number).
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, not {type(value).__name__}")
+    return value
+
+
+def check_description(description: Any) -> str:
+    if description is None:
+        return ""
+    if not isinstance(description, str):
+        raise ValidationError(f"description must be a string, not {type(description).__name__}")
+    return description
+
+
+def optional_object(value: Any, name: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise StrategyError(f"{name} must be an object (a JSON document), not {type(value).__name__}")
+    return dict(value)
+
+
+def check_timeout(timeout: Any) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout):
+        raise ValidationError(f"timeout must be a number of seconds or None, not {timeout!r}")
+
+
+def check_page(limit: int, offset: int) -> None:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
+        raise ValidationError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}, not {limit!r}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise ValidationError(f"offset must be a non-negative integer, not {offset!r}")
+
+
+def parse_status(status: JobStatus | str | None) -> JobStatus | None:
+    if status is None or isinstance(status, JobStatus):
+        return status
+    try:
+        return JobStatus(str(status).lower())
+    except ValueError:
+        allowed = ", ".join(s.value for s in JobStatus)
+        raise ValidationError(f"status must be one of {allowed}, not {status!r}") from None
+
+
+def parse_since(since: datetime | str | None) -> datetime | None:
+    if since is None or isinstance(since, datetime):
+        if since is not None and since.tzinfo is None:
+            raise ValidationError("since must be timezone-aware (for instance datetime.now(UTC))")
+        return since
+    if not isinstance(since, str) or not since.strip():
+        raise ValidationError(f"since must be an ISO-8601 time or a span like '24h' or '7d', not {since!r}")
+    relative = _RELATIVE_SINCE.match(since)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        try:
+            return utcnow() - timedelta(**{_SINCE_UNITS[unit]: amount})
+        except OverflowError:  # "99999999d" reaches before year 1
+            raise ValidationError(f"since {since!r} reaches too far back; give a smaller span") from None
+    try:
+        parsed = datetime.fromisoformat(since.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"since must be an ISO-8601 time or a span like '24h' or '7d', not {since!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
