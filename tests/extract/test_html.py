@@ -295,3 +295,22 @@ def test_has_and_not_pseudo_classes() -> None:
 def test_column_must_be_header_text() -> None:
     with pytest.raises(StrategyError, match="'column' must be the text of a table header"):
         extract({"fields": {"x": {"column": ""}}}, "<p>x</p>")
+
+
+def test_positional_fields_in_one_record() -> None:
+    html = "<table><tr><th>h</th><td class=a>1</td><td>2</td><td class=a>3</td></tr><tr><td>x</td></tr></table>"
+    strategy = {
+        "container": "tr",
+        "fields": {
+            "first": "td:nth-of-type(1)",
+            "second": "td:nth-of-type(2)",
+            "child2": "td:nth-child(2)",
+            "last": "td:last-of-type",
+            "a2": "td.a:nth-of-type(3)",
+            "odd": {"css": "td:nth-of-type(odd)", "all": True},
+        },
+    }
+    assert extract(strategy, html) == [
+        {"first": "1", "second": "2", "child2": "1", "last": "3", "a2": "3", "odd": ["1", "3"]},
+        {"first": "x", "second": None, "child2": None, "last": "x", "a2": None, "odd": ["x"]},
+    ]

@@ -19,7 +19,7 @@ from typing import Any
 from lxml import etree
 
 from meterlocal.extract.document import LINK_ATTRIBUTES, Page, element_html, normalize_space, own_text
-from meterlocal.extract.selectors import CssQuery, Query
+from meterlocal.extract.selectors import CssQuery, Position, Query
 
 __all__ = ["FieldSet", "FieldSpec", "Reader", "attribute_reader", "html_reader", "own_text_reader", "text_reader"]
 
@@ -233,8 +233,22 @@ def _walk(fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str,
         for tag, indices in sorted(by_tag.items()):
             lines.append(f"        {keyword} tag == {tag!r}:")
             keyword = "elif"
+            # Fields that ask for a fixed sibling position share one count of this element's position.
+            counted: dict[Position, str] = {}
             for i in indices:
-                lines += _offer(fields[i], i, namespace, indent=12)
+                position = _fixed_position(fields[i])
+                if position is not None and position not in counted:
+                    kind = (position.of_type, position.from_end)
+                    same = [p for p in counted if (p.of_type, p.from_end) == kind]
+                    if same:
+                        counted[position] = counted[same[0]]
+                        continue
+                    name = f"pos{len(set(counted.values()))}"
+                    namespace[f"P_{name}"] = position.of
+                    lines.append(f"            {name} = P_{name}(el)")
+                    counted[position] = name
+            for i in indices:
+                lines += _offer(fields[i], i, namespace, indent=12, positions=counted)
     for i in by_class:
         lines += _offer(fields[i], i, namespace, indent=8)
     if firsts and not manies:
@@ -258,10 +272,19 @@ def _uses_classes(f: FieldSpec) -> bool:
     if not isinstance(query, CssQuery) or len(query.chains) != 1:
         return False
     rightmost = query.chains[0][0]
-    return rightmost.only_classes and bool(rightmost.classes)
+    return (rightmost.only_classes or rightmost.position is not None) and bool(rightmost.classes)
 
 
-def _offer(f: FieldSpec, i: int, namespace: dict[str, Any], *, indent: int) -> list[str]:
+def _fixed_position(f: FieldSpec) -> Position | None:
+    query = f.query
+    if isinstance(query, CssQuery) and len(query.chains) == 1:
+        return query.chains[0][0].position
+    return None
+
+
+def _offer(
+    f: FieldSpec, i: int, namespace: dict[str, Any], *, indent: int, positions: dict[Position, str] | None = None
+) -> list[str]:
     """The source that tests one element against field `i` and takes its value."""
     query = f.query
     assert isinstance(query, CssQuery)
@@ -271,10 +294,13 @@ def _offer(f: FieldSpec, i: int, namespace: dict[str, Any], *, indent: int) -> l
     if len(query.chains) == 1:
         chain = query.chains[0]
         rightmost = chain[0]
-        if rightmost.only_classes:
+        counted = (positions or {}).get(rightmost.position) if rightmost.position is not None else None
+        if rightmost.only_classes or counted is not None:
             # A substring test in C first; the split (exact class tokens) only runs on a likely match.
             tests += [f"{name!r} in classes" for name in rightmost.classes]
             tests += [f"{name!r} in classes.split()" for name in rightmost.classes]
+            if counted is not None:
+                tests.insert(1 if not f.many else 0, f"{counted} == {rightmost.position.b}")  # type: ignore[union-attr]
         else:
             namespace[f"T{i}"] = rightmost.test
             tests.append(f"T{i}(el)")

@@ -40,6 +40,22 @@ class _Compound:
     combinator: str | None  # ' ' or '>' towards the next compound on the left; None for the leftmost
     classes: tuple[str, ...] = ()
     only_classes: bool = False  # the test is exactly "has these classes" (record code inlines it)
+    # Set when the test is "has these classes and sits at sibling position b" (`td:nth-of-type(3)`): record
+    # code then counts an element's position once for every field that asks, instead of once per field.
+    position: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A fixed sibling position: `:nth-child(b)` / `:nth-of-type(b)`, counted from the end when `from_end`."""
+
+    of_type: bool
+    from_end: bool
+    b: int
+
+    def of(self, el: Element) -> int:
+        """The element's 1-based position of this kind."""
+        return _position(el, of_type=self.of_type, from_end=self.from_end)
 
 
 class Query:
@@ -192,6 +208,7 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
     """Flatten one compound selector (no combinators) into a tag, the classes it needs and one predicate."""
     tests: list[Predicate] = []
     classes: list[str] = []
+    positions: list[Position | None] = []  # one per structural pseudo-class; None when not a fixed position
     tag: str | None = None
     node = tree
     while True:
@@ -223,9 +240,11 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
             node = node.selector
         elif isinstance(node, css.Function):
             tests.append(_nth_test(node.name, node.arguments))
+            positions.append(_fixed_position(node.name, node.arguments))
             node = node.selector
         elif isinstance(node, css.Pseudo):
             tests.append(_structural_test(node.ident))
+            positions.append(_fixed_position(node.ident, None))
             node = node.selector
         else:
             raise _UnsupportedError(type(node).__name__)
@@ -236,7 +255,15 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
         test = tests[0]
     else:
         test = lambda el: all(t(el) for t in tests)  # noqa: E731
-    return _Compound(tag, test, combinator, tuple(reversed(classes)), len(tests) == len(classes))
+    only_position = len(positions) == 1 and positions[0] is not None and len(tests) == len(classes) + 1
+    return _Compound(
+        tag,
+        test,
+        combinator,
+        tuple(reversed(classes)),
+        len(tests) == len(classes),
+        positions[0] if only_position else None,
+    )
 
 
 def _simple(tree: Any) -> tuple[str | None, Predicate]:
@@ -279,10 +306,22 @@ def _position(el: Element, *, of_type: bool, from_end: bool) -> int:
 def _series_test(a: int, b: int, *, of_type: bool, from_end: bool) -> Predicate:
     """`:nth-*(an+b)`: the position is a*n + b for some n >= 0."""
 
+    if a == 0:  # a fixed position, the usual case (`td:nth-of-type(3)`): count siblings only up to it
+        if b < 1:
+            return lambda el: False
+
+        def at(el: Element) -> bool:
+            before = 0
+            for _ in el.itersiblings(el.tag if of_type else etree.Element, preceding=not from_end):
+                before += 1
+                if before >= b:
+                    return False
+            return before == b - 1
+
+        return at
+
     def test(el: Element) -> bool:
         offset = _position(el, of_type=of_type, from_end=from_end) - b
-        if a == 0:
-            return offset == 0
         return offset % a == 0 and offset // a >= 0
 
     return test
@@ -305,6 +344,22 @@ def _nth_test(name: str, arguments: Sequence[Any]) -> Predicate:
         raise _UnsupportedError(name) from exc
     of_type, from_end = _NTH[name]
     return _series_test(int(a), int(b), of_type=of_type, from_end=from_end)
+
+
+def _fixed_position(name: str, arguments: Sequence[Any] | None) -> Position | None:
+    """The `Position` a structural pseudo-class asks for, when it is one fixed position (not `2n+1`)."""
+    if arguments is None:
+        if name in ("first-child", "last-child", "first-of-type", "last-of-type"):
+            return Position(name.endswith("of-type"), name.startswith("last"), 1)
+        return None
+    if name not in _NTH:
+        return None
+    try:
+        a, b = css.parse_series(arguments)
+    except ValueError:
+        return None
+    of_type, from_end = _NTH[name]
+    return Position(of_type, from_end, int(b)) if int(a) == 0 and int(b) >= 1 else None
 
 
 def _structural_test(ident: str) -> Predicate:
