@@ -27,7 +27,6 @@ __all__ = [
     "base_url",
     "decode_charset",
     "element_html",
-    "element_text",
     "normalize_space",
     "own_text",
     "parse_html",
@@ -48,7 +47,7 @@ LINK_ATTRIBUTES = frozenset(
         "data-href",
     }
 )
-# Text inside these is code, not content; element_text skips it (unless asked for the element itself).
+# Text inside these is code, not content; Page.text skips it (unless asked for the element itself).
 _NON_CONTENT = ("script", "style", "template")
 
 _local = threading.local()
@@ -306,15 +305,6 @@ def _span(cell: Any) -> int:
 def normalize_space(text: str) -> str:
     """Collapse runs of whitespace to one space and strip the ends (XPath's normalize-space)."""
     return " ".join(text.split())
-
-
-def element_text(el: Any) -> str:
-    """Whitespace-normalised text of `el` and its descendants, leaving out script, style and template code."""
-    if el.tag in _NON_CONTENT:
-        return normalize_space(el.text or "")
-    if next(el.iterdescendants(*_NON_CONTENT), None) is None:
-        return normalize_space("".join(el.itertext()))
-    return normalize_space("".join(_content_text(el)))
 
 
 def _content_text(el: Any) -> list[str]:

@@ -6,6 +6,7 @@ Value rules (the README's "Strategies" section is the user-facing copy of these)
 - `::text` reads the element's own text nodes, `::attr(name)` an attribute (Scrapy's pseudo-elements);
 - `html` returns the first match's outer HTML; `regex` keeps group 1 (or the whole match);
 - `all` returns every non-empty value as a list; `fields` makes nested records; `default` replaces null;
+- `column` reads inside the cell of the row under a table header (see `Page.cell`);
 - every item has every field, in document order.
 """
 

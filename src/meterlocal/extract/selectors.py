@@ -84,7 +84,7 @@ class Query:
 class CssQuery(Query):
     """A CSS selector group compiled to right-to-left Python predicates over lxml-filtered candidates."""
 
-    __slots__ = ("accept", "chains", "class_keys", "matches", "pseudo", "pseudo_attr", "source", "tags")
+    __slots__ = ("accept", "chains", "matches", "pseudo", "pseudo_attr", "source", "tags")
 
     def __init__(
         self, source: str, chains: Sequence[Sequence[_Compound]], pseudo: PseudoElement, pseudo_attr: str | None
@@ -96,11 +96,6 @@ class CssQuery(Query):
         self.tags: tuple[str, ...] | None = (
             None if any(c.tag is None for c in rightmost) else tuple(sorted({c.tag for c in rightmost if c.tag}))
         )
-        # For a tag-less single selector, a class its rightmost compound requires: a cheap key to find candidates
-        # during one shared walk of the container (see FieldSet in html.py).
-        self.class_keys: tuple[str, ...] | None = None
-        if self.tags is None and len(rightmost) == 1 and rightmost[0].classes:
-            self.class_keys = rightmost[0].classes[:1]
         self.pseudo = pseudo
         self.pseudo_attr = pseudo_attr
         self.matches: Callable[[Element, Element], bool] = _matcher(self.chains)
