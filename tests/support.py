@@ -19,6 +19,17 @@ EXPECTED = FIXTURES / "expected"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# The books.toscrape.com catalogue page (fixtures/pages) and a strategy for its 20 books.
+BOOKS = {
+    "container": "article.product_pod",
+    "fields": {
+        "title": {"css": "h3 > a", "attr": "title"},
+        "price": "p.price_color",
+        "url": {"css": "h3 > a", "attr": "href"},
+    },
+}
+BOOKS_PAGE = "/books_toscrape/catalogue_index.html"
+
 
 class Site:
     """A real HTTP server on 127.0.0.1.

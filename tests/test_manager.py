@@ -25,17 +25,8 @@ from meterlocal import (
     UnavailableError,
     ValidationError,
 )
-from support import Site
+from support import BOOKS, BOOKS_PAGE, Site
 
-BOOKS = {
-    "container": "article.product_pod",
-    "fields": {
-        "title": {"css": "h3 > a", "attr": "title"},
-        "price": "p.price_color",
-        "url": {"css": "h3 > a", "attr": "href"},
-    },
-}
-BOOKS_PAGE = "/books_toscrape/catalogue_index.html"
 FAST = Settings(backoff_base=0.01, retries=1, connect_timeout=2, read_timeout=2, total_timeout=5)
 
 

@@ -27,7 +27,7 @@ import pytest
 from aiohttp import web
 
 from meterlocal import JobManager, JobStatus, Settings, extract
-from support import Site
+from support import BOOKS, BOOKS_PAGE, Site
 
 MiB = 1 << 20
 
@@ -43,15 +43,6 @@ FAST = Settings(
     shutdown_timeout=1.0,
 )
 
-BOOKS = {
-    "container": "article.product_pod",
-    "fields": {
-        "title": {"css": "h3 > a", "attr": "title"},
-        "price": "p.price_color",
-        "url": {"css": "h3 > a", "attr": "href"},
-    },
-}
-BOOKS_PAGE = "/books_toscrape/catalogue_index.html"
 
 _FIGURES: dict[str, str] = {}
 
