@@ -12,9 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
-
 from benchmarks.listing import LISTING_URL, listing_html
+from meterlocal.extract.document import to_utf8
 
 __all__ = [
     "BENCH_STRATEGIES",
@@ -91,29 +90,3 @@ def listing_page(count: int) -> Page:
         strategy=_load(BENCH_STRATEGIES / "listing.json"),
         charset="utf-8",
     )
-
-
-def to_utf8(body: bytes, charset: str | None) -> bytes:
-    """The page as UTF-8 bytes, by the engine's charset rule (meterlocal.extract.document).
-
-    A byte-order mark wins, then the HTTP charset, then the page's `<meta>`, then UTF-8 if the bytes are valid
-    UTF-8, else windows-1252; undecodable bytes become U+FFFD. A copy, so the floor and the peers do not depend on
-    the engine's private helpers.
-    """
-    bom, _ = read_bom(body)
-    encoding = str(bom) if bom else None
-    if encoding is None:
-        for declared in (charset, html_body_declared_encoding(body[:4096])):
-            if declared and (resolved := resolve_encoding(declared)):
-                encoding = str(resolved)
-                break
-    if encoding is None or encoding == "utf-8":
-        body = body.removeprefix(b"\xef\xbb\xbf")
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            if encoding is None:
-                return body.decode("cp1252", "replace").encode("utf-8")
-            return body.decode("utf-8", "replace").encode("utf-8")
-        return body
-    return body.decode(encoding, "replace").encode("utf-8")

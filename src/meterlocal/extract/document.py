@@ -30,6 +30,7 @@ __all__ = [
     "normalize_space",
     "own_text",
     "parse_html",
+    "to_utf8",
 ]
 
 # Attributes whose values are URLs: they are made absolute against the page URL.
@@ -86,7 +87,8 @@ def _detect(body: bytes, charset: str | None) -> tuple[str, bool]:
     return "utf-8", True
 
 
-def _to_utf8(body: bytes, charset: str | None) -> bytes:
+def to_utf8(body: bytes, charset: str | None = None) -> bytes:
+    """The page as UTF-8 bytes by the charset rule above; bytes that do not decode become U+FFFD."""
     encoding, valid = _detect(body, charset)
     if encoding == "utf-8":
         if body.startswith(b"\xef\xbb\xbf"):
@@ -106,7 +108,7 @@ def parse_html(document: bytes | str, *, charset: str | None = None) -> Any:
     if isinstance(document, str):
         data = document.encode("utf-8", "replace")
     elif isinstance(document, bytes | bytearray | memoryview):
-        data = _to_utf8(bytes(document), charset)
+        data = to_utf8(bytes(document), charset)
     else:
         raise ExtractionError(f"document must be bytes or str, not {type(document).__name__}")
     if not data.strip():
