@@ -33,14 +33,6 @@ class HostScheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
-    @property
-    def queued(self) -> int:
-        return sum(len(q) for q in self._queues.values())
-
     def submit(self, job_id: str, host: str) -> None:
         """Queue a job; it starts as soon as the limits allow."""
         if self._closed:
