@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from meterlocal.errors import StrategyError
+from meterlocal.extract import native
 from meterlocal.extract.api import compile_api_strategy
 from meterlocal.extract.base import CompiledStrategy, Postprocess
 from meterlocal.extract.filters import compile_filter_config
@@ -41,11 +42,12 @@ def compile_strategy(
         key = orjson.dumps([strategy, output_schema, filter_config], option=orjson.OPT_NON_STR_KEYS)
     except TypeError as exc:
         raise StrategyError(f"a strategy must contain only JSON values: {exc}") from exc
-    return _compile_cached(key)
+    return _compile_cached(key, native.native_available())
 
 
 @functools.lru_cache(maxsize=512)
-def _compile_cached(key: bytes) -> CompiledStrategy:
+def _compile_cached(key: bytes, use_native: bool) -> CompiledStrategy:
+    # `use_native` keys the cache: a strategy compiled under `native.pure_python()` is a different object.
     document, output_schema, filter_config = orjson.loads(key)
     kind = document.get("type", "css")
     if kind not in _KINDS:

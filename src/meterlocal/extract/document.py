@@ -19,6 +19,7 @@ from lxml import etree
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
 from meterlocal.errors import ExtractionError
+from meterlocal.extract import native
 
 __all__ = [
     "LINK_ATTRIBUTES",
@@ -195,7 +196,7 @@ class Page:
     which elements contain script/style/template code (their text is read the slow way, leaving code out).
     """
 
-    __slots__ = ("_code", "_columns", "_headers", "_resolve", "_rows", "base", "root")
+    __slots__ = ("_code", "_columns", "_headers", "_native_text", "_resolve", "_rows", "base", "root")
 
     def __init__(self, root: Any, url: str | None) -> None:
         self.root = root
@@ -205,6 +206,8 @@ class Page:
         self._columns: dict[tuple[Any, str], int | None] = {}  # (table, header) -> column position
         self._headers: dict[Any, list[tuple[int, str]]] = {}  # table -> (position, casefolded text) per header
         self._rows: dict[Any, tuple[Any, list[tuple[int, Any]]]] = {}  # row -> (table, (end position, cell)...)
+        module = native.module()
+        self._native_text = None if module is None else module.text  # the same rules, in C
 
     def link(self, value: str) -> str:
         """`value` made absolute against the page's base URL (unchanged when the page has none)."""
@@ -212,6 +215,8 @@ class Page:
 
     def text(self, el: Any) -> str:
         """Whitespace-normalised text of `el` and its descendants, leaving out script, style and template code."""
+        if self._native_text is not None:
+            return str(self._native_text(el))
         if not len(el):  # a leaf: its own text is all its text (a <script> selected on purpose gives its code)
             text = el.text
             return " ".join(text.split()) if text else ""

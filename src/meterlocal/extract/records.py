@@ -6,6 +6,10 @@ as soon as every first-match field is settled. The record function is generated 
 set is compiled, the way `dataclasses` writes `__init__`: the per-element dispatch becomes plain `if tag == ...`
 branches over local variables, with the simple compound tests (tag and classes) inlined. On real listings this
 halves the time of the generic loop it replaces; `FieldSet.source` shows the code.
+
+With the C extension (`native.py`), the walk itself runs in C (`_native.RecordWalk`): it hands the generated
+function each field's matched elements, and the function reads their values. The Python walk stays for the
+pure-Python path; both give the same records.
 """
 
 from __future__ import annotations
@@ -18,10 +22,20 @@ from typing import Any
 
 from lxml import etree
 
+from meterlocal.extract import native
 from meterlocal.extract.document import LINK_ATTRIBUTES, Page, element_html, normalize_space, own_text
 from meterlocal.extract.selectors import CssQuery, Position, Query
 
-__all__ = ["FieldSet", "FieldSpec", "Reader", "attribute_reader", "html_reader", "own_text_reader", "text_reader"]
+__all__ = [
+    "FieldSet",
+    "FieldSpec",
+    "Reader",
+    "attribute_reader",
+    "html_reader",
+    "native_text_reader",
+    "own_text_reader",
+    "text_reader",
+]
 
 Reader = Callable[[Any, Page], Any]
 
@@ -141,6 +155,16 @@ def text_reader(el: Any, page: Page) -> str | None:
     return page.text(el) or None
 
 
+def native_text_reader(module: Any) -> Reader:
+    """`text_reader` with the C extension's text (the same value, without Page's Python steps)."""
+    text = module.text
+
+    def read(el: Any, page: Page) -> str | None:
+        return text(el) or None
+
+    return read
+
+
 def own_text_reader(el: Any, page: Page) -> str | None:
     """Scrapy's `::text`: the element's own text nodes, or None if empty."""
     return own_text(el) or None
@@ -164,6 +188,7 @@ def attribute_reader(name: str) -> Reader:
             return None
         return page.link(value) if is_link else value
 
+    read.attribute = name  # type: ignore[attr-defined]  # the native walk settles on it
     return read
 
 
@@ -192,7 +217,10 @@ def _generate(fields: tuple[FieldSpec, ...]) -> tuple[str, Callable[[Any, Page],
         if i not in walked:
             namespace[f"X{i}"] = f.extract
             lines.append(f"    r{i} = X{i}(scope, page)")
-    if walked:
+    module = native.module()
+    if walked and module is not None and all(getattr(fields[i].query, "native", None) is not None for i in walked):
+        lines += _native_walk(module, fields, walked, namespace)
+    elif walked:
         lines += _walk(fields, walked, namespace)
     result = ", ".join(f"{f.name!r}: r{i}" for i, f in enumerate(fields))
     lines.append(f"    return {{{result}}}")
@@ -264,6 +292,46 @@ def _walk(fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str,
     for i in manies:
         namespace[f"F{i}"] = fields[i]
         lines.append(f"    r{i} = l{i} if l{i} else F{i}.missing([])")
+    return lines
+
+
+def _native_walk(module: Any, fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str, Any]) -> list[str]:
+    """The source that reads the values of the elements the C walk matched for each field in `walked`."""
+    slots = []
+    for i in walked:
+        f = fields[i]
+        query = f.query
+        assert isinstance(query, CssQuery)
+        # When the walk may stop looking: at the first match (the first element decides), at the first match
+        # whose value is surely there (attributes, own text; not when a regex may still reject it), or never.
+        if f.many or (not f.decisive and f.regex is not None):
+            slots.append((query.native, "all", None))
+        elif f.decisive:
+            slots.append((query.native, "first", None))
+        elif f.read is own_text_reader:
+            slots.append((query.native, "own_text", None))
+        else:
+            attribute = getattr(f.read, "attribute", None)
+            slots.append((query.native, "attribute" if attribute else "all", attribute))
+    namespace["WALK"] = module.RecordWalk(slots).run
+    lines = ["    found = WALK(scope)"]
+    for k, i in enumerate(walked):
+        f = fields[i]
+        namespace[f"V{i}"] = f.element_value
+        namespace[f"F{i}"] = f
+        if f.many:
+            lines.append(f"    l{i} = [v for el in found[{k}] if (v := V{i}(el, page)) is not None]")
+            lines.append(f"    r{i} = l{i} if l{i} else F{i}.missing([])")
+            continue
+        if f.decisive:
+            lines.append(f"    v{i} = V{i}(found[{k}][0], page) if found[{k}] else None")
+        else:
+            lines += [f"    v{i} = None", f"    for el in found[{k}]:", f"        v{i} = V{i}(el, page)"]
+            lines += [f"        if v{i} is not None:", "            break"]
+        if f.default is None:
+            lines.append(f"    r{i} = v{i}")
+        else:
+            lines.append(f"    r{i} = v{i} if v{i} is not None else F{i}.missing(None)")
     return lines
 
 

@@ -18,6 +18,7 @@ from cssselect import parser as css
 from lxml import etree
 
 from meterlocal.errors import StrategyError
+from meterlocal.extract import native
 
 __all__ = ["CssQuery", "Query", "XPathQuery", "compile_css", "compile_xpath"]
 
@@ -43,6 +44,7 @@ class _Compound:
     # Set when the test is "has these classes and sits at sibling position b" (`td:nth-of-type(3)`): record
     # code then counts an element's position once for every field that asks, instead of once per field.
     position: Position | None = None
+    native: Any = None  # the same compound for the C extension (`_native.Compound`), when it is in use
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +84,12 @@ class Query:
 
 
 class CssQuery(Query):
-    """A CSS selector group compiled to right-to-left Python predicates over lxml-filtered candidates."""
+    """A CSS selector group compiled to right-to-left Python predicates over lxml-filtered candidates.
 
-    __slots__ = ("accept", "chains", "matches", "pseudo", "pseudo_attr", "source", "tags")
+    `native` is the same selector for the C extension (None on the pure-Python path): `select` then runs in C.
+    """
+
+    __slots__ = ("accept", "chains", "matches", "native", "pseudo", "pseudo_attr", "source", "tags")
 
     def __init__(
         self, source: str, chains: Sequence[Sequence[_Compound]], pseudo: PseudoElement, pseudo_attr: str | None
@@ -104,10 +109,20 @@ class CssQuery(Query):
             self.accept = lambda el, scope: test(el)
         else:
             self.accept = self.matches
+        module = native.module()
+        natives = [[c.native for c in chain] for chain in self.chains]
+        self.native = (
+            module.Selector(natives) if module is not None and all(n is not None for c in natives for n in c) else None
+        )
 
     def candidates(self, scope: Element) -> Iterable[Element]:
         elements: Iterable[Element] = scope.iter(*self.tags) if self.tags is not None else scope.iter(etree.Element)
         return elements
+
+    def select(self, scope: Element) -> Iterator[Any]:
+        if self.native is not None:
+            return iter(self.native.select(scope))
+        return super().select(scope)
 
 
 class XPathQuery(Query):
@@ -200,11 +215,19 @@ def _attribute_test(name: str, operator: str, value: str | None) -> Predicate:
 
 
 def _compound(tree: Any, combinator: str | None) -> _Compound:
-    """Flatten one compound selector (no combinators) into a tag, the classes it needs and one predicate."""
+    """Flatten one compound selector (no combinators) into a tag, the classes it needs and one predicate.
+
+    The parts are also collected as data for the C extension's `Compound`, which tests the same things.
+    """
     tests: list[Predicate] = []
     classes: list[str] = []
     positions: list[Position | None] = []  # one per structural pseudo-class; None when not a fixed position
     tag: str | None = None
+    ids: list[str] = []
+    attributes: list[tuple[str, str, str | None]] = []
+    series: list[tuple[int, int, bool, bool]] = []  # (a, b, of_type, from_end) per structural pseudo-class
+    negations: list[_Compound] = []
+    relatives: list[tuple[_Compound, bool]] = []
     node = tree
     while True:
         if isinstance(node, css.Element):
@@ -220,25 +243,33 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
         elif isinstance(node, css.Hash):
             ident = node.id
             tests.append(_id_test(ident))
+            ids.append(ident)
             node = node.selector
         elif isinstance(node, css.Attrib):
             if node.namespace is not None:
                 raise _UnsupportedError("namespace")
             value = None if node.value is None else str(node.value.value)
             tests.append(_attribute_test(node.attrib.lower(), node.operator, value))
+            attributes.append((node.attrib.lower(), node.operator, value))
             node = node.selector
         elif isinstance(node, css.Negation):
-            tests.append(_negation_test(node.subselector))
+            negated = _simple(node.subselector)
+            tests.append(_negation_test(negated))
+            negations.append(negated)
             node = node.selector
         elif isinstance(node, css.Relation):
-            tests.append(_has_test(node.arguments))
+            has = _has_arguments(node.arguments)
+            tests.append(_has_test(has))
+            relatives.extend(has)
             node = node.selector
         elif isinstance(node, css.Function):
             tests.append(_nth_test(node.name, node.arguments))
+            series.append(_nth_series(node.name, node.arguments))
             positions.append(_fixed_position(node.name, node.arguments))
             node = node.selector
         elif isinstance(node, css.Pseudo):
             tests.append(_structural_test(node.ident))
+            series.extend(_STRUCTURAL[node.ident])
             positions.append(_fixed_position(node.ident, None))
             node = node.selector
         else:
@@ -251,6 +282,22 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
     else:
         test = lambda el: all(t(el) for t in tests)  # noqa: E731
     only_position = len(positions) == 1 and positions[0] is not None and len(tests) == len(classes) + 1
+    module = native.module()
+    subordinates = [*negations, *(compound for compound, _ in relatives)]
+    native_compound = (
+        module.Compound(
+            tag,
+            tuple(classes),
+            tuple(ids),
+            tuple(attributes),
+            tuple(series),
+            tuple(n.native for n in negations),
+            tuple((c.native, children_only) for c, children_only in relatives),
+            combinator,
+        )
+        if module is not None and all(c.native is not None for c in subordinates)
+        else None
+    )
     return _Compound(
         tag,
         test,
@@ -258,35 +305,40 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
         tuple(reversed(classes)),
         len(tests) == len(classes),
         positions[0] if only_position else None,
+        native_compound,
     )
 
 
-def _simple(tree: Any) -> tuple[str | None, Predicate]:
-    """A compound without combinators, as a tag and a predicate (for `:not()` and `:has()` arguments)."""
+def _simple(tree: Any) -> _Compound:
+    """A compound without combinators (a `:not()` or `:has()` argument)."""
     if isinstance(tree, css.CombinedSelector):
         raise _UnsupportedError("combinator inside :not() or :has()")
-    compound = _compound(tree, None)
-    return compound.tag, compound.test
+    return _compound(tree, None)
 
 
-def _negation_test(subselector: Any) -> Predicate:
+def _negation_test(negated: _Compound) -> Predicate:
     """`:not(x)`: the element does not match the simple selector x."""
-    tag, test = _simple(subselector)
+    tag, test = negated.tag, negated.test
     if tag is None:
         return lambda el: not test(el)
     return lambda el: not (el.tag == tag and test(el))
 
 
-def _has_test(arguments: Sequence[tuple[Any, Any]]) -> Predicate:
-    """`:has(> x, y)`: a child matching x, or a descendant matching y (one compound each)."""
-    checks: list[Predicate] = []
+def _has_arguments(arguments: Sequence[tuple[Any, Any]]) -> list[tuple[_Compound, bool]]:
+    """`:has(> x, y)`'s arguments: each compound, and whether it must be a child (`>`) or any descendant."""
+    compounds: list[tuple[_Compound, bool]] = []
     for combinator, selector in arguments:
         if selector.pseudo_element is not None:
             raise _UnsupportedError("pseudo-element inside :has()")
         if combinator.value not in (">", " "):
             raise _UnsupportedError(f"{combinator.value} inside :has()")
-        tag, test = _simple(selector.parsed_tree)
-        checks.append(_relative_test(tag, test, children_only=combinator.value == ">"))
+        compounds.append((_simple(selector.parsed_tree), combinator.value == ">"))
+    return compounds
+
+
+def _has_test(arguments: list[tuple[_Compound, bool]]) -> Predicate:
+    """`:has(> x, y)`: a child matching x, or a descendant matching y (one compound each)."""
+    checks = [_relative_test(c.tag, c.test, children_only=children_only) for c, children_only in arguments]
     if len(checks) == 1:
         return checks[0]
     return lambda el: any(check(el) for check in checks)
@@ -330,15 +382,20 @@ _NTH = {
 }
 
 
-def _nth_test(name: str, arguments: Sequence[Any]) -> Predicate:
+def _nth_series(name: str, arguments: Sequence[Any]) -> tuple[int, int, bool, bool]:
+    """`:nth-*(an+b)` as (a, b, of_type, from_end)."""
     if name not in _NTH:
         raise _UnsupportedError(name)
     try:
         a, b = css.parse_series(arguments)
     except ValueError as exc:  # cssselect's translation reports it with its own message
         raise _UnsupportedError(name) from exc
-    of_type, from_end = _NTH[name]
-    return _series_test(int(a), int(b), of_type=of_type, from_end=from_end)
+    return (int(a), int(b), *_NTH[name])
+
+
+def _nth_test(name: str, arguments: Sequence[Any]) -> Predicate:
+    a, b, of_type, from_end = _nth_series(name, arguments)
+    return _series_test(a, b, of_type=of_type, from_end=from_end)
 
 
 def _fixed_position(name: str, arguments: Sequence[Any] | None) -> Position | None:
@@ -355,6 +412,17 @@ def _fixed_position(name: str, arguments: Sequence[Any] | None) -> Position | No
         return None
     of_type, from_end = _NTH[name]
     return Position(of_type, from_end, int(b)) if int(a) == 0 and int(b) >= 1 else None
+
+
+# The structural pseudo-classes the Python matcher handles, as (a, b, of_type, from_end) positions to hold.
+_STRUCTURAL: dict[str, tuple[tuple[int, int, bool, bool], ...]] = {
+    "first-child": ((0, 1, False, False),),
+    "last-child": ((0, 1, False, True),),
+    "first-of-type": ((0, 1, True, False),),
+    "last-of-type": ((0, 1, True, True),),
+    "only-child": ((0, 1, False, False), (0, 1, False, True)),
+    "only-of-type": ((0, 1, True, False), (0, 1, True, True)),
+}
 
 
 def _structural_test(ident: str) -> Predicate:

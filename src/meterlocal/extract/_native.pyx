@@ -1,0 +1,565 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The extraction hot path in C: CSS matching, the record walk and element text, over libxml2's nodes.
+
+This module is optional. It compiles when meterlocal is installed (Cython, with lxml's public C API); without a
+compiler the pure-Python path in `selectors.py` / `records.py` / `document.py` does the same work more slowly.
+Both must give identical results: tests hold one against the other on the corpus and on generated documents.
+
+What it covers is what the Python matcher covers (see `selectors._Compound`): a tag, classes, ids, attribute
+tests (=, ~=, |=, ^=, $=, *=, != and existence), structural positions (`:nth-*`, `:first-*`, `:last-*`,
+`:only-*`), `:not(compound)` and `:has(> compound)` / `:has(compound)`, joined by descendant and child
+combinators, matched right to left inside a scope (descendant-or-self), in document order.
+
+The rules it must keep, each the Python path's:
+- an element's tag is its name and it has no namespace (lxml's `el.tag == "div"`);
+- `el.get(name)` reads an attribute without a namespace; classes are the value split on Python's whitespace
+  (ASCII values are split here; a value with other characters is split by Python, so U+00A0 agrees too);
+- `getparent()` of the root element is None; positions count element siblings only;
+- text is every text and CDATA node below the element, leaving out what is inside script, style and template
+  elements below it; whitespace-normalised as `" ".join(text.split())`.
+
+No libxml2 function is called (lxml links libxml2 privately): only the node structs are read, and Python
+element proxies come from lxml's `elementFactory`.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport memcpy, strcmp, strlen, strstr
+
+cimport lxml.includes.etreepublic as cetree
+from lxml.includes.tree cimport (
+    XML_CDATA_SECTION_NODE,
+    XML_ELEMENT_NODE,
+    XML_TEXT_NODE,
+    xmlAttr,
+    xmlNode,
+)
+
+cetree.import_lxml__etree()
+
+# Attribute operators (cssselect's names, in `Compound.attributes`).
+cdef enum:
+    OP_EXISTS = 0
+    OP_EQUALS = 1
+    OP_INCLUDES = 2  # ~=
+    OP_DASH = 3  # |=
+    OP_PREFIX = 4  # ^=
+    OP_SUFFIX = 5  # $=
+    OP_SUBSTRING = 6  # *=
+    OP_NOT_EQUALS = 7  # cssselect's !=: also true when the attribute is absent
+
+_OPERATORS = {"exists": OP_EXISTS, "=": OP_EQUALS, "~=": OP_INCLUDES, "|=": OP_DASH, "^=": OP_PREFIX,
+              "$=": OP_SUFFIX, "*=": OP_SUBSTRING, "!=": OP_NOT_EQUALS}
+
+# Combinators towards the next compound on the left.
+cdef enum:
+    COMBINATOR_NONE = 0
+    COMBINATOR_DESCENDANT = 1
+    COMBINATOR_CHILD = 2
+
+# What settles a first-match field of a record walk (the walk stops looking for it).
+cdef enum:
+    SETTLE_FIRST = 0  # the first match decides (text, html, nested fields)
+    SETTLE_NEVER = 1  # collect every match (`all` fields)
+    SETTLE_ATTRIBUTE = 2  # the first match whose attribute is surely not blank
+    SETTLE_OWN_TEXT = 3  # the first match whose own text is surely not blank
+
+MODES = {"first": SETTLE_FIRST, "all": SETTLE_NEVER, "attribute": SETTLE_ATTRIBUTE, "own_text": SETTLE_OWN_TEXT}
+
+cdef enum:
+    MAX_SLOTS = 256  # fields in one record walk
+
+
+cdef inline bint _py_space(unsigned char c) noexcept nogil:
+    """Whether an ASCII byte is whitespace to Python's str.split()."""
+    return c == 32 or 9 <= c <= 13 or 28 <= c <= 31
+
+
+cdef inline bint _ascii(const char* s) noexcept nogil:
+    cdef const unsigned char* p = <const unsigned char*>s
+    while p[0]:
+        if p[0] >= 128:
+            return False
+        p += 1
+    return True
+
+
+cdef inline bint _printable(const char* s) noexcept nogil:
+    """Whether `s` has a visible ASCII character: then `" ".join(s.split())` is surely not empty."""
+    cdef const unsigned char* p = <const unsigned char*>s
+    while p[0]:
+        if 33 <= p[0] <= 126:
+            return True
+        p += 1
+    return False
+
+
+cdef inline bint _is_named(xmlNode* node, const char* name) noexcept nogil:
+    return node.ns is NULL and strcmp(<const char*>node.name, name) == 0
+
+
+cdef inline bint _same_tag(xmlNode* a, xmlNode* b) noexcept nogil:
+    if strcmp(<const char*>a.name, <const char*>b.name) != 0:
+        return False
+    if a.ns is NULL or b.ns is NULL:
+        return a.ns is b.ns
+    return strcmp(<const char*>a.ns.href, <const char*>b.ns.href) == 0
+
+
+cdef inline xmlNode* _parent(xmlNode* node) noexcept nogil:
+    cdef xmlNode* parent = node.parent
+    if parent is NULL or parent.type != XML_ELEMENT_NODE:
+        return NULL
+    return parent
+
+
+cdef inline xmlNode* _first_child(xmlNode* node) noexcept nogil:
+    cdef xmlNode* child = node.children
+    while child is not NULL and child.type != XML_ELEMENT_NODE:
+        child = child.next
+    return child
+
+
+cdef inline xmlNode* _next_sibling(xmlNode* node) noexcept nogil:
+    node = node.next
+    while node is not NULL and node.type != XML_ELEMENT_NODE:
+        node = node.next
+    return node
+
+
+cdef inline xmlNode* _following(xmlNode* node, xmlNode* top) noexcept nogil:
+    """The next element after `node` in document order, inside `top`'s subtree, or NULL."""
+    cdef xmlNode* next_node = _first_child(node)
+    if next_node is not NULL:
+        return next_node
+    while node is not top:
+        next_node = _next_sibling(node)
+        if next_node is not NULL:
+            return next_node
+        node = node.parent
+        if node is NULL:
+            return NULL
+    return NULL
+
+
+cdef inline xmlAttr* _attribute(xmlNode* node, const char* name) noexcept nogil:
+    cdef xmlAttr* attr = node.properties
+    while attr is not NULL:
+        if attr.ns is NULL and strcmp(<const char*>attr.name, name) == 0:
+            return attr
+        attr = attr.next
+    return NULL
+
+
+cdef inline const char* _simple_value(xmlAttr* attr) noexcept nogil:
+    """The attribute's value when it is one text node (always, from the HTML parser), else NULL."""
+    cdef xmlNode* child = attr.children
+    if child is NULL:
+        return ""
+    if child.next is NULL and child.type == XML_TEXT_NODE and child.content is not NULL:
+        return <const char*>child.content
+    return NULL
+
+
+cdef bytes _value(xmlAttr* attr):
+    """The attribute's value as bytes, whatever nodes hold it."""
+    cdef const char* simple = _simple_value(attr)
+    if simple is not NULL:
+        return <bytes>simple
+    parts = []
+    cdef xmlNode* child = attr.children
+    while child is not NULL:
+        if child.content is not NULL:
+            parts.append(<bytes>child.content)
+        child = child.next
+    return b"".join(parts)
+
+
+cdef bint _has_token(const char* value, bytes token_bytes, str token):
+    """Whether `token` is one of the whitespace-separated words of `value` (Python's split)."""
+    cdef const char* tok = token_bytes
+    cdef size_t size = len(token_bytes)
+    cdef const char* found
+    cdef const char* start = value
+    if not _ascii(value):
+        return token in PyUnicode_DecodeUTF8(value, strlen(value), "replace").split()
+    while True:
+        found = strstr(start, tok)
+        if found is NULL:
+            return False
+        if (found == value or _py_space(<unsigned char>(found - 1)[0])) and (
+            found[size] == 0 or _py_space(<unsigned char>found[size])
+        ):
+            return True
+        start = found + 1
+
+
+cdef int _position(xmlNode* node, bint of_type, bint from_end) noexcept nogil:
+    cdef int count = 1
+    cdef xmlNode* sibling = node.next if from_end else node.prev
+    while sibling is not NULL:
+        if sibling.type == XML_ELEMENT_NODE and (not of_type or _same_tag(sibling, node)):
+            count += 1
+        sibling = sibling.next if from_end else sibling.prev
+    return count
+
+
+cdef class Compound:
+    """One compound selector, matched against one element. Built from `selectors._Compound`'s fields."""
+
+    cdef bytes tag
+    cdef tuple classes  # (bytes, str, bint usable_in_c) per class
+    cdef tuple ids  # bytes
+    cdef tuple attributes  # (name bytes, operator int, value bytes or None, value str or None)
+    cdef tuple series  # (a, b, of_type, from_end)
+    cdef tuple negations  # Compound
+    cdef tuple relatives  # (Compound, children_only)
+    cdef int combinator
+
+    def __init__(self, tag, classes, ids, attributes, series, negations, relatives, combinator):
+        self.tag = None if tag is None else tag.encode("utf-8")
+        self.classes = tuple(
+            (name.encode("utf-8"), name, bool(name) and not any(c.isspace() for c in name)) for name in classes
+        )
+        self.ids = tuple(ident.encode("utf-8") for ident in ids)
+        self.attributes = tuple(
+            (name.encode("utf-8"), _OPERATORS[operator], None if value is None else value.encode("utf-8"), value)
+            for name, operator, value in attributes
+        )
+        self.series = tuple((int(a), int(b), bool(of_type), bool(from_end)) for a, b, of_type, from_end in series)
+        self.negations = tuple(negations)
+        self.relatives = tuple((compound, bool(children_only)) for compound, children_only in relatives)
+        self.combinator = {None: COMBINATOR_NONE, " ": COMBINATOR_DESCENDANT, ">": COMBINATOR_CHILD}[combinator]
+
+    cdef bint matches(self, xmlNode* node) except -1:
+        cdef xmlAttr* attr
+        cdef const char* value
+        cdef bytes held
+        cdef Compound other
+        if self.tag is not None and not _is_named(node, self.tag):
+            return False
+        if self.classes:
+            attr = _attribute(node, "class")
+            if attr is NULL:
+                return False
+            value = _simple_value(attr)
+            if value is NULL:
+                held = _value(attr)
+                value = held
+            for name_bytes, name, usable in self.classes:
+                if not usable or not _has_token(value, name_bytes, name):
+                    return False
+        for ident in self.ids:
+            attr = _attribute(node, "id")
+            if attr is NULL or _value(attr) != ident:
+                return False
+        for spec in self.attributes:
+            if not _attribute_matches(node, spec):
+                return False
+        for a, b, of_type, from_end in self.series:
+            if not _series_matches(node, a, b, of_type, from_end):
+                return False
+        for other in self.negations:
+            if other.matches(node):
+                return False
+        for other, children_only in self.relatives:
+            if not _relative_matches(node, other, children_only):
+                return False
+        return True
+
+
+cdef bint _attribute_matches(xmlNode* node, tuple spec) except -1:
+    cdef bytes name = spec[0]
+    cdef int op = spec[1]
+    cdef xmlAttr* attr = _attribute(node, name)
+    if op == OP_EXISTS:
+        return attr is not NULL
+    cdef bytes wanted = spec[2]
+    if attr is NULL:
+        return op == OP_NOT_EQUALS
+    cdef bytes actual = _value(attr)
+    if op == OP_EQUALS:
+        return actual == wanted
+    if op == OP_NOT_EQUALS:
+        return actual != wanted
+    if op == OP_INCLUDES:
+        text = spec[3]
+        if not text or any(c.isspace() for c in text):
+            return False
+        return _has_token(actual, wanted, text)
+    if op == OP_DASH:
+        return actual == wanted or actual.startswith(wanted + b"-")
+    if not wanted:
+        return False
+    if op == OP_PREFIX:
+        return actual.startswith(wanted)
+    if op == OP_SUFFIX:
+        return actual.endswith(wanted)
+    return wanted in actual  # OP_SUBSTRING
+
+
+cdef bint _series_matches(xmlNode* node, int a, int b, bint of_type, bint from_end) except -1:
+    cdef int offset = _position(node, of_type, from_end) - b
+    if a == 0:
+        return offset == 0 and b >= 1
+    return offset % a == 0 and offset // a >= 0
+
+
+cdef bint _relative_matches(xmlNode* node, Compound other, bint children_only) except -1:
+    cdef xmlNode* child
+    if children_only:
+        child = _first_child(node)
+        while child is not NULL:
+            if other.matches(child):
+                return True
+            child = _next_sibling(child)
+        return False
+    child = _following(node, node)
+    while child is not NULL:
+        if other.matches(child):
+            return True
+        child = _following(child, node)
+    return False
+
+
+cdef bint _chain_matches(tuple chain, Py_ssize_t i, xmlNode* node, xmlNode* scope) except -1:
+    """Compound `i` of a right-to-left chain at `node`, the rest on its ancestors, inside `scope`."""
+    cdef Compound compound = chain[i]
+    if not compound.matches(node):
+        return False
+    if i + 1 == len(chain):
+        return True
+    cdef xmlNode* up
+    if compound.combinator == COMBINATOR_CHILD:
+        if node is scope:
+            return False
+        up = _parent(node)
+        return up is not NULL and _chain_matches(chain, i + 1, up, scope)
+    up = node
+    while up is not scope:
+        up = _parent(up)
+        if up is NULL:
+            return False
+        if _chain_matches(chain, i + 1, up, scope):
+            return True
+    return False
+
+
+cdef class Selector:
+    """A selector group: chains of `Compound`s, each right to left. `select(scope)` lists the matches."""
+
+    cdef tuple chains
+
+    def __init__(self, chains):
+        self.chains = tuple(tuple(chain) for chain in chains)
+        if not self.chains or not all(self.chains):
+            raise ValueError("a selector needs at least one non-empty chain")
+
+    cdef bint matches(self, xmlNode* node, xmlNode* scope) except -1:
+        for chain in self.chains:
+            if _chain_matches(chain, 0, node, scope):
+                return True
+        return False
+
+    def select(self, cetree._Element scope not None):
+        """The elements matching in `scope` (descendant-or-self), in document order."""
+        cdef xmlNode* top = scope._c_node
+        cdef xmlNode* node = top
+        found = []
+        if top.type != XML_ELEMENT_NODE:
+            return found
+        while node is not NULL:
+            if self.matches(node, top):
+                found.append(cetree.elementFactory(scope._doc, node))
+            node = _following(node, top)
+        return found
+
+
+cdef class RecordWalk:
+    """One walk of a scope for several fields at once: `run(scope)` gives each field's matched elements.
+
+    `slots` are (Selector, mode, attribute) per field; mode is a key of `MODES`. A field settled by its mode is
+    no longer tested; the walk stops when every field is settled and none collects `all` matches.
+    """
+
+    cdef tuple selectors
+    cdef int modes[MAX_SLOTS]
+    cdef tuple attributes
+    cdef Py_ssize_t count
+    cdef bint stoppable
+
+    def __init__(self, slots):
+        slots = tuple(slots)
+        if not 0 < len(slots) <= MAX_SLOTS:
+            raise ValueError(f"a record walk takes 1 to {MAX_SLOTS} fields, not {len(slots)}")
+        self.count = len(slots)
+        self.selectors = tuple(selector for selector, _, _ in slots)
+        self.attributes = tuple(None if name is None else name.encode("utf-8") for _, _, name in slots)
+        self.stoppable = True
+        for i, (_, mode, _) in enumerate(slots):
+            self.modes[i] = MODES[mode]
+            if self.modes[i] == SETTLE_NEVER:
+                self.stoppable = False
+
+    def run(self, cetree._Element scope not None):
+        """A list per field of the elements that matched, in document order."""
+        cdef xmlNode* top = scope._c_node
+        cdef xmlNode* node = top
+        cdef bint settled[MAX_SLOTS]
+        cdef Py_ssize_t i
+        cdef Py_ssize_t remaining = self.count
+        cdef Selector selector
+        cdef int mode
+        found = [[] for _ in range(self.count)]
+        for i in range(self.count):
+            settled[i] = False
+        if top.type != XML_ELEMENT_NODE:
+            return found
+        while node is not NULL:
+            element = None
+            for i in range(self.count):
+                if settled[i]:
+                    continue
+                selector = self.selectors[i]
+                if not selector.matches(node, top):
+                    continue
+                if element is None:
+                    element = cetree.elementFactory(scope._doc, node)
+                found[i].append(element)
+                mode = self.modes[i]
+                if (
+                    mode == SETTLE_FIRST
+                    or (mode == SETTLE_ATTRIBUTE and _attribute_printable(node, self.attributes[i]))
+                    or (mode == SETTLE_OWN_TEXT and _own_text_printable(node))
+                ):
+                    settled[i] = True
+                    remaining -= 1
+            if self.stoppable and remaining == 0:
+                break
+            node = _following(node, top)
+        return found
+
+
+cdef bint _attribute_printable(xmlNode* node, bytes name) except -1:
+    cdef xmlAttr* attr = _attribute(node, name)
+    if attr is NULL:
+        return False
+    return _printable(_value(attr))
+
+
+cdef bint _own_text_printable(xmlNode* node) noexcept nogil:
+    cdef xmlNode* child = node.children
+    while child is not NULL:
+        if (child.type == XML_TEXT_NODE or child.type == XML_CDATA_SECTION_NODE) and child.content is not NULL:
+            if _printable(<const char*>child.content):
+                return True
+        child = child.next
+    return False
+
+
+# Element text: a growable byte buffer, filled by a walk of the subtree.
+cdef struct Buffer:
+    char* data
+    size_t size
+    size_t capacity
+
+
+cdef int _append(Buffer* buffer, const char* text) except -1:
+    cdef size_t size = strlen(text)
+    cdef size_t capacity
+    cdef char* data
+    if buffer.size + size + 1 > buffer.capacity:
+        capacity = max(buffer.capacity * 2, buffer.size + size + 1, 256)
+        data = <char*>PyMem_Realloc(buffer.data, capacity)
+        if data is NULL:
+            raise MemoryError()
+        buffer.data = data
+        buffer.capacity = capacity
+    memcpy(buffer.data + buffer.size, text, size)
+    buffer.size += size
+    return 0
+
+
+cdef inline bint _is_code(xmlNode* node) noexcept nogil:
+    return node.ns is NULL and (
+        strcmp(<const char*>node.name, "script") == 0
+        or strcmp(<const char*>node.name, "style") == 0
+        or strcmp(<const char*>node.name, "template") == 0
+    )
+
+
+cdef inline bint _is_text(xmlNode* node) noexcept nogil:
+    return (node.type == XML_TEXT_NODE or node.type == XML_CDATA_SECTION_NODE) and node.content is not NULL
+
+
+cdef int _collect(xmlNode* node, Buffer* buffer) except -1:
+    cdef xmlNode* child = node.children
+    while child is not NULL:
+        if _is_text(child):
+            _append(buffer, <const char*>child.content)
+        elif child.type == XML_ELEMENT_NODE and not _is_code(child):
+            _collect(child, buffer)
+        child = child.next
+    return 0
+
+
+cdef str _normalized(Buffer* buffer):
+    """`" ".join(text.split())` of the buffer; ASCII is normalised here, anything else by Python."""
+    cdef size_t i
+    cdef size_t out = 0
+    cdef unsigned char c
+    cdef bint space = False
+    cdef bint ascii = True
+    for i in range(buffer.size):
+        if <unsigned char>buffer.data[i] >= 128:
+            ascii = False
+            break
+    if not ascii:
+        return " ".join(PyUnicode_DecodeUTF8(buffer.data, buffer.size, "replace").split())
+    for i in range(buffer.size):
+        c = <unsigned char>buffer.data[i]
+        if _py_space(c):
+            space = out > 0
+            continue
+        if space:
+            buffer.data[out] = 32
+            out += 1
+            space = False
+        buffer.data[out] = c
+        out += 1
+    return PyUnicode_DecodeUTF8(buffer.data, out, "strict")
+
+
+def text(cetree._Element element not None):
+    """Whitespace-normalised text of `element` and its descendants, without script/style/template code.
+
+    The rules are `document.Page.text`'s: a leaf gives all its text (a `<script>` asked for gives its code); a
+    script, style or template element with children gives its leading text only.
+    """
+    cdef xmlNode* node = element._c_node
+    cdef xmlNode* child = node.children
+    cdef bint leaf = True
+    cdef Buffer buffer
+    buffer.data = NULL
+    buffer.size = 0
+    buffer.capacity = 0
+    while child is not NULL:
+        if child.type != XML_TEXT_NODE and child.type != XML_CDATA_SECTION_NODE:
+            leaf = False
+            break
+        child = child.next
+    try:
+        if leaf or not _is_code(node):
+            _collect(node, &buffer)
+        else:
+            child = node.children
+            while child is not NULL and (child.type == XML_TEXT_NODE or child.type == XML_CDATA_SECTION_NODE):
+                if child.content is not NULL:
+                    _append(&buffer, <const char*>child.content)
+                child = child.next
+        if buffer.size == 0:
+            return ""
+        return _normalized(&buffer)
+    finally:
+        PyMem_Free(buffer.data)

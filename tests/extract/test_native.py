@@ -1,0 +1,106 @@
+"""The C extension and the pure-Python path agree: on every saved page, and on generated documents.
+
+(conftest.py runs every extraction test on both paths; these tests compare the two directly.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from meterlocal.extract import compile_strategy, native
+from meterlocal.extract.document import Page, parse_html
+from meterlocal.extract.selectors import CssQuery, compile_css
+from meterlocal.fetch import load_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures"
+MANIFEST = load_manifest(FIXTURES / "pages")
+BENCH = ROOT / "benchmarks" / "strategies"
+
+
+def _cases() -> list[tuple[str, dict[str, Any], bytes, str]]:
+    cases = []
+    for url, page in MANIFEST.items():
+        if not page.file.endswith((".html", ".htm")):
+            continue
+        name = page.file.rsplit(".", 1)[0].replace("/", "_")
+        for kind, folder in (("fixture", FIXTURES / "strategies"), ("bench", BENCH)):
+            path = folder / f"{name}.json"
+            if path.is_file():
+                strategy = json.loads(path.read_text(encoding="utf-8"))
+                cases.append((f"{kind}:{name}", strategy, (FIXTURES / "pages" / page.file).read_bytes(), url))
+    return cases
+
+
+CASES = _cases()
+
+
+pytestmark = pytest.mark.compares_backends
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_native_and_python_extract_the_same_items(case: tuple[str, dict[str, Any], bytes, str]) -> None:
+    _, strategy, body, url = case
+    compiled = compile_strategy(strategy)
+    assert compiled.fields.record.__globals__.get("WALK") is not None or not _walks(compiled)  # type: ignore[attr-defined]
+    with native.pure_python():
+        expected = compile_strategy(strategy).run(body, url=url).items
+    assert compiled.run(body, url=url).items == expected
+
+
+def _walks(compiled: Any) -> bool:
+    return any(isinstance(f.query, CssQuery) and f.column is None for f in compiled.fields.fields)
+
+
+def test_the_comparison_covers_every_saved_page_with_both_kinds_of_strategy() -> None:
+    assert len(CASES) >= 50
+    assert {c[0].split(":")[0] for c in CASES} == {"fixture", "bench"}
+
+
+# Text with every kind of whitespace Python's split() knows, code elements, comments and entities.
+WORDS = ["a", "Bé", "x\u00a0y", "\u3000z", "\x1cq", "\t", " ", "\n", "&amp;", "&nbsp;", "\u2028", "日本"]
+TAGS = ["div", "p", "span", "script", "style", "template", "b"]
+
+
+@st.composite
+def fragments(draw: Any, depth: int = 0) -> str:
+    parts = []
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["text", "element", "comment"] if depth < 4 else ["text", "comment"]))
+        if kind == "text":
+            parts.append("".join(draw(st.lists(st.sampled_from(WORDS), max_size=4))))
+        elif kind == "comment":
+            parts.append("<!-- c -->")
+        else:
+            tag = draw(st.sampled_from(TAGS))
+            cls = draw(st.sampled_from(["", ' class="k"', ' class="k\u00a0m"', ' class="m\tk"', ' class="kk"']))
+            parts.append(f"<{tag}{cls}>{draw(fragments(depth + 1))}</{tag}>")
+    return "".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(html=fragments())
+def test_native_text_and_class_matching_agree_with_python(html: str) -> None:
+    root = parse_html(f"<html><body><div>{html}</div></body></html>")
+    module = native.module()
+    assert module is not None
+    with native.pure_python():
+        page = Page(root, None)
+        python_select = compile_css(".k")
+    native_select = compile_css(".k")
+    assert native_select.native is not None and python_select.native is None
+    for el in root.iter(etree.Element):
+        assert module.text(el) == page.text(el), etree.tostring(el)
+    assert native_select.native.select(root) == list(python_select.select(root))
+
+
+def test_the_extension_is_built_and_loaded() -> None:
+    # The project's install builds it (setup.py); a silent fallback to Python would leave half the suite untested.
+    assert native.IMPORT_ERROR is None or native.IMPORT_ERROR == "METERLOCAL_PURE_PYTHON is set"
