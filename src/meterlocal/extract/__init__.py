@@ -5,6 +5,7 @@ from meterlocal.extract.base import CompiledStrategy, Extraction
 from meterlocal.extract.compile import compile_strategy, extract
 from meterlocal.extract.document import parse_html
 from meterlocal.extract.html import HtmlStrategy
+from meterlocal.extract.native import native_available
 from meterlocal.extract.schema import coerce_number
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "coerce_number",
     "compile_strategy",
     "extract",
+    "native_available",
     "parse_html",
 ]

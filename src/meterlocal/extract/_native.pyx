@@ -36,6 +36,8 @@ from lxml.includes.tree cimport (
     xmlNode,
 )
 
+__all__ = ["MODES", "Compound", "RecordWalk", "Selector", "text"]
+
 cetree.import_lxml__etree()
 
 # Attribute operators (cssselect's names, in `Compound.attributes`).
@@ -209,7 +211,10 @@ cdef class Compound:
     """One compound selector, matched against one element. Built from `selectors._Compound`'s fields."""
 
     cdef bytes tag
-    cdef tuple classes  # (bytes, str, bint usable_in_c) per class
+    cdef const char* c_tag  # points into `tag`; NULL for any element
+    cdef tuple class_bytes  # each class, UTF-8
+    cdef tuple class_names  # each class, str
+    cdef bint class_never  # a class with whitespace in it: never one of the split words
     cdef tuple ids  # bytes
     cdef tuple attributes  # (name bytes, operator int, value bytes or None, value str or None)
     cdef tuple series  # (a, b, of_type, from_end)
@@ -219,9 +224,10 @@ cdef class Compound:
 
     def __init__(self, tag, classes, ids, attributes, series, negations, relatives, combinator):
         self.tag = None if tag is None else tag.encode("utf-8")
-        self.classes = tuple(
-            (name.encode("utf-8"), name, bool(name) and not any(c.isspace() for c in name)) for name in classes
-        )
+        self.c_tag = NULL if self.tag is None else <const char*>self.tag
+        self.class_bytes = tuple(name.encode("utf-8") for name in classes)
+        self.class_names = tuple(classes)
+        self.class_never = any(not name or any(c.isspace() for c in name) for name in classes)
         self.ids = tuple(ident.encode("utf-8") for ident in ids)
         self.attributes = tuple(
             (name.encode("utf-8"), _OPERATORS[operator], None if value is None else value.encode("utf-8"), value)
@@ -237,18 +243,19 @@ cdef class Compound:
         cdef const char* value
         cdef bytes held
         cdef Compound other
-        if self.tag is not None and not _is_named(node, self.tag):
+        cdef Py_ssize_t k
+        if self.c_tag is not NULL and not _is_named(node, self.c_tag):
             return False
-        if self.classes:
+        if self.class_bytes:
             attr = _attribute(node, "class")
-            if attr is NULL:
+            if attr is NULL or self.class_never:
                 return False
             value = _simple_value(attr)
             if value is NULL:
                 held = _value(attr)
                 value = held
-            for name_bytes, name, usable in self.classes:
-                if not usable or not _has_token(value, name_bytes, name):
+            for k in range(len(self.class_bytes)):
+                if not _has_token(value, <bytes>self.class_bytes[k], <str>self.class_names[k]):
                     return False
         for ident in self.ids:
             attr = _attribute(node, "id")
@@ -325,7 +332,7 @@ cdef bint _relative_matches(xmlNode* node, Compound other, bint children_only) e
 
 cdef bint _chain_matches(tuple chain, Py_ssize_t i, xmlNode* node, xmlNode* scope) except -1:
     """Compound `i` of a right-to-left chain at `node`, the rest on its ancestors, inside `scope`."""
-    cdef Compound compound = chain[i]
+    cdef Compound compound = <Compound>chain[i]
     if not compound.matches(node):
         return False
     if i + 1 == len(chain):
@@ -350,15 +357,23 @@ cdef class Selector:
     """A selector group: chains of `Compound`s, each right to left. `select(scope)` lists the matches."""
 
     cdef tuple chains
+    cdef bytes tag  # the tag every chain's rightmost compound names, if they name one and the same
+    cdef const char* c_tag
 
     def __init__(self, chains):
         self.chains = tuple(tuple(chain) for chain in chains)
         if not self.chains or not all(self.chains):
             raise ValueError("a selector needs at least one non-empty chain")
+        tags = {(<Compound>chain[0]).tag for chain in self.chains}
+        self.tag = tags.pop() if len(tags) == 1 else None
+        self.c_tag = NULL if self.tag is None else <const char*>self.tag
 
     cdef bint matches(self, xmlNode* node, xmlNode* scope) except -1:
-        for chain in self.chains:
-            if _chain_matches(chain, 0, node, scope):
+        cdef Py_ssize_t i
+        if self.c_tag is not NULL and not _is_named(node, self.c_tag):
+            return False
+        for i in range(len(self.chains)):
+            if _chain_matches(<tuple>self.chains[i], 0, node, scope):
                 return True
         return False
 
@@ -421,7 +436,9 @@ cdef class RecordWalk:
             for i in range(self.count):
                 if settled[i]:
                     continue
-                selector = self.selectors[i]
+                selector = <Selector>self.selectors[i]
+                if selector.c_tag is not NULL and not _is_named(node, selector.c_tag):
+                    continue
                 if not selector.matches(node, top):
                     continue
                 if element is None:

@@ -19,7 +19,6 @@ from typing import Any
 from lxml import etree
 
 from meterlocal.errors import ExtractionError, StrategyError
-from meterlocal.extract import native
 from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess
 from meterlocal.extract.document import Page, parse_html
 from meterlocal.extract.records import (
@@ -28,7 +27,6 @@ from meterlocal.extract.records import (
     Reader,
     attribute_reader,
     html_reader,
-    native_text_reader,
     own_text_reader,
     text_reader,
 )
@@ -217,8 +215,7 @@ def _compile_field(name: Any, spec: Any, prefix: str) -> FieldSpec:
     elif html:
         read = html_reader
     else:
-        module = native.module()
-        read = text_reader if module is None else native_text_reader(module)
+        read = text_reader
     decisive = attr is None and pseudo is None
     column = spec.get("column")
     if column is not None and (not isinstance(column, str) or not column.strip()):

@@ -32,7 +32,6 @@ __all__ = [
     "Reader",
     "attribute_reader",
     "html_reader",
-    "native_text_reader",
     "own_text_reader",
     "text_reader",
 ]
@@ -153,16 +152,6 @@ def _attribute(value: str | None, name: str, page: Page) -> str | None:
 def text_reader(el: Any, page: Page) -> str | None:
     """Whitespace-normalised text of the element and its descendants (code left out), or None if empty."""
     return page.text(el) or None
-
-
-def native_text_reader(module: Any) -> Reader:
-    """`text_reader` with the C extension's text (the same value, without Page's Python steps)."""
-    text = module.text
-
-    def read(el: Any, page: Page) -> str | None:
-        return text(el) or None
-
-    return read
 
 
 def own_text_reader(el: Any, page: Page) -> str | None:
@@ -314,19 +303,25 @@ def _native_walk(module: Any, fields: tuple[FieldSpec, ...], walked: list[int], 
             attribute = getattr(f.read, "attribute", None)
             slots.append((query.native, "attribute" if attribute else "all", attribute))
     namespace["WALK"] = module.RecordWalk(slots).run
+    namespace["TEXT"] = module.text
     lines = ["    found = WALK(scope)"]
     for k, i in enumerate(walked):
         f = fields[i]
-        namespace[f"V{i}"] = f.element_value
         namespace[f"F{i}"] = f
+        # A plain text field calls the extension's text directly; every other value goes through its reader.
+        if f.read is text_reader and f.element_value is text_reader:
+            value = "(TEXT({el}) or None)"
+        else:
+            namespace[f"V{i}"] = f.element_value
+            value = f"V{i}({{el}}, page)"
         if f.many:
-            lines.append(f"    l{i} = [v for el in found[{k}] if (v := V{i}(el, page)) is not None]")
+            lines.append(f"    l{i} = [v for el in found[{k}] if (v := {value.format(el='el')}) is not None]")
             lines.append(f"    r{i} = l{i} if l{i} else F{i}.missing([])")
             continue
         if f.decisive:
-            lines.append(f"    v{i} = V{i}(found[{k}][0], page) if found[{k}] else None")
+            lines.append(f"    v{i} = {value.format(el=f'found[{k}][0]')} if found[{k}] else None")
         else:
-            lines += [f"    v{i} = None", f"    for el in found[{k}]:", f"        v{i} = V{i}(el, page)"]
+            lines += [f"    v{i} = None", f"    for el in found[{k}]:", f"        v{i} = {value.format(el='el')}"]
             lines += [f"        if v{i} is not None:", "            break"]
         if f.default is None:
             lines.append(f"    r{i} = v{i}")
