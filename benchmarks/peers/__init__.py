@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks.peers.base import Implementation, Run
 from benchmarks.peers.bs4_peer import BeautifulSoupPeer
-from benchmarks.peers.engine import Meterlocal
+from benchmarks.peers.engine import Meterlocal, MeterlocalPurePython
 from benchmarks.peers.floor import LxmlFloor
 from benchmarks.peers.parsel_peer import Parsel, ParselExtractor
 from benchmarks.peers.selectolax_peer import Selectolax
@@ -14,6 +14,7 @@ __all__ = [
     "Implementation",
     "LxmlFloor",
     "Meterlocal",
+    "MeterlocalPurePython",
     "Parsel",
     "ParselExtractor",
     "Run",
@@ -23,5 +24,5 @@ __all__ = [
 
 
 def all_implementations() -> list[Implementation]:
-    """The floor first, then meterlocal, then the peers."""
-    return [LxmlFloor(), Meterlocal(), Parsel(), Selectolax(), BeautifulSoupPeer()]
+    """The floor first, then meterlocal (with its C extension, then pure Python), then the peers."""
+    return [LxmlFloor(), Meterlocal(), MeterlocalPurePython(), Parsel(), Selectolax(), BeautifulSoupPeer()]

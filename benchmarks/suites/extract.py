@@ -1,10 +1,11 @@
 """Extraction against the lxml parse floor and the peers, on the saved real pages and on generated listings.
 
-Per page, in one process: the lxml parse-only floor, `meterlocal.extract`, idiomatic parsel, selectolax (Lexbor)
-and BeautifulSoup (lxml) do the same extraction (the page's benchmark strategy), interleaved round by round; each
-timed run parses, extracts and frees the tree. meterlocal and parsel must give identical items (the run stops if
-not); selectolax and BeautifulSoup are compared and any difference is reported with its reason. A second table
-runs the fixture strategies (XPath-heavy ones included) with meterlocal and parsel only.
+Per page, in one process: the lxml parse-only floor, `meterlocal.extract` (with its C extension, and on its
+pure-Python path), idiomatic parsel, selectolax (Lexbor) and BeautifulSoup (lxml) do the same extraction (the page's
+benchmark strategy), interleaved round by round; each timed run parses, extracts and frees the tree. meterlocal's two
+paths and parsel must give identical items (the run stops if not); selectolax and BeautifulSoup are compared and
+any difference is reported with its reason. A second table runs the fixture strategies (XPath-heavy ones included)
+with meterlocal and parsel only.
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ def measure(page: Page, strategy: dict[str, Any], implementations: list[Implemen
     results = {name: run() for name, run in runs.items() if name != "floor"}  # also the warm-up
     mine = results["meterlocal"]
     assert mine is not None
+    if "meterlocal-python" in results and results["meterlocal-python"] != mine:
+        raise BenchmarkMismatchError(
+            f"{page.name}: meterlocal's C extension and its pure-Python path extracted different items. "
+            f"{_first_difference(mine, results['meterlocal-python'] or [])}"
+        )
     if "parsel" in results and results["parsel"] != mine:
         raise BenchmarkMismatchError(
             f"{page.name}: meterlocal and parsel extracted different items, so timing them would compare unequal "
@@ -147,7 +153,13 @@ def run(options: Options) -> SuiteResult:
 
 
 # Reporting ----------------------------------------------------------------------------------------------------
-_NAMES = {"meterlocal": "meterlocal", "parsel": "parsel", "selectolax": "selectolax", "bs4": "BeautifulSoup"}
+_NAMES = {
+    "meterlocal": "meterlocal",
+    "meterlocal-python": "meterlocal, pure Python",
+    "parsel": "parsel",
+    "selectolax": "selectolax",
+    "bs4": "BeautifulSoup",
+}
 
 
 def _x(value: float, *, flag: float | None = None) -> str:
@@ -301,7 +313,9 @@ def _result(bench: list[PageMeasure], fixture: list[PageMeasure], rounds: int) -
         "- **floor**: the engine's charset handling (BOM, HTTP charset, `<meta>`, UTF-8, else windows-1252) and "
         "`lxml.etree.fromstring(utf8, HTMLParser(encoding='utf-8'))`, then the tree is dropped.",
         "- **meterlocal**: `compile_strategy(strategy)` once, then `.run(body, url=..., charset=..., "
-        "content_type=...)`; the Extraction (tree, containers) is dropped inside the timed run.",
+        "content_type=...)`; the Extraction (tree, containers) is dropped inside the timed run. "
+        "**meterlocal, pure Python** is the same without the C extension (`meterlocal.extract.native.pure_python()`"
+        ", what an install without a C compiler runs).",
         "- **parsel**: what a Scrapy callback does: decode like `TextResponse` (w3lib `html_to_unicode`), "
         "`Selector(text=...)`, `.css()`/`.xpath()` with `::attr()`, `.get()`/`.getall()`, Python whitespace "
         "normalisation; text leaves out `<script>`/`<style>` with an XPath predicate.",
