@@ -394,6 +394,9 @@ cdef class Selector:
 cdef class RecordWalk:
     """One walk of a scope for several fields at once: `run(scope)` gives each field's matched elements.
 
+    Per field, `run` gives the matched element (or None) for a "first" field, else a list of the matches (or
+    None when nothing matched): an item's record allocates a list only where more than one element can count.
+
     `slots` are (Selector, mode, attribute) per field; mode is a key of `MODES`. A field settled by its mode is
     no longer tested; the walk stops when every field is settled and none collects `all` matches.
     """
@@ -418,7 +421,7 @@ cdef class RecordWalk:
                 self.stoppable = False
 
     def run(self, cetree._Element scope not None):
-        """A list per field of the elements that matched, in document order."""
+        """Per field, its first match (mode "first") or the list of its matches, None when nothing matched."""
         cdef xmlNode* top = scope._c_node
         cdef xmlNode* node = top
         cdef bint settled[MAX_SLOTS]
@@ -426,7 +429,7 @@ cdef class RecordWalk:
         cdef Py_ssize_t remaining = self.count
         cdef Selector selector
         cdef int mode
-        found = [[] for _ in range(self.count)]
+        found = [None] * self.count
         for i in range(self.count):
             settled[i] = False
         if top.type != XML_ELEMENT_NODE:
@@ -443,8 +446,13 @@ cdef class RecordWalk:
                     continue
                 if element is None:
                     element = cetree.elementFactory(scope._doc, node)
-                found[i].append(element)
                 mode = self.modes[i]
+                if mode == SETTLE_FIRST:
+                    found[i] = element
+                elif found[i] is None:
+                    found[i] = [element]
+                else:
+                    found[i].append(element)
                 if (
                     mode == SETTLE_FIRST
                     or (mode == SETTLE_ATTRIBUTE and _attribute_printable(node, self.attributes[i]))

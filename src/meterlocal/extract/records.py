@@ -315,13 +315,14 @@ def _native_walk(module: Any, fields: tuple[FieldSpec, ...], walked: list[int], 
             namespace[f"V{i}"] = f.element_value
             value = f"V{i}({{el}}, page)"
         if f.many:
-            lines.append(f"    l{i} = [v for el in found[{k}] if (v := {value.format(el='el')}) is not None]")
+            lines.append(f"    l{i} = [v for el in found[{k}] or () if (v := {value.format(el='el')}) is not None]")
             lines.append(f"    r{i} = l{i} if l{i} else F{i}.missing([])")
             continue
-        if f.decisive:
-            lines.append(f"    v{i} = {value.format(el=f'found[{k}][0]')} if found[{k}] else None")
+        if slots[k][1] == "first":  # the element, or None
+            lines.append(f"    el = found[{k}]")
+            lines.append(f"    v{i} = None if el is None else {value.format(el='el')}")
         else:
-            lines += [f"    v{i} = None", f"    for el in found[{k}]:", f"        v{i} = {value.format(el='el')}"]
+            lines += [f"    v{i} = None", f"    for el in found[{k}] or ():", f"        v{i} = {value.format(el='el')}"]
             lines += [f"        if v{i} is not None:", "            break"]
         if f.default is None:
             lines.append(f"    r{i} = v{i}")
