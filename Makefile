@@ -6,8 +6,8 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 
 .PHONY: demo test bench lint typecheck check clean
 
-# A stamp per extra: re-runs install only when pyproject.toml changes.
-$(VENV)/.stamp-%: pyproject.toml
+# A stamp per extra: re-runs install (which also rebuilds the C extension) when the build inputs change.
+$(VENV)/.stamp-%: pyproject.toml setup.py src/meterlocal/extract/_native.pyx
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "meterlocal needs Python 3.11 or newer; set PYTHON=python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) -e ".[$*]"
@@ -23,8 +23,8 @@ bench: $(VENV)/.stamp-bench  ## benchmarks against peers; writes benchmarks/resu
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 lint: $(VENV)/.stamp-test
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks setup.py
+	$(PY) -m ruff format --check src tests benchmarks setup.py
 
 typecheck: $(VENV)/.stamp-test
 	$(PY) -m mypy

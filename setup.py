@@ -2,7 +2,7 @@
 
 The extension reads lxml's element nodes directly, so it compiles against the lxml headers of the build
 environment. It is optional: without a C compiler the build warns, and meterlocal runs its pure-Python path
-(`meterlocal.extract.native_available()` says which one is in use).
+(`from meterlocal.extract import native_available` says which one is in use).
 """
 
 import lxml
@@ -10,10 +10,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 native = Extension(
-    "meterlocal.extract._native",
-    ["src/meterlocal/extract/_native.pyx"],
-    include_dirs=lxml.get_include(),
-    optional=True,
+    "meterlocal.extract._native", ["src/meterlocal/extract/_native.pyx"], include_dirs=lxml.get_include()
 )
+extensions = cythonize([native], compiler_directives={"language_level": "3"}, quiet=True)
+for extension in extensions:
+    extension.optional = True  # a failed C compile warns instead of failing the install (cythonize drops the flag)
 
-setup(ext_modules=cythonize([native], compiler_directives={"language_level": "3"}, quiet=True))
+setup(ext_modules=extensions)

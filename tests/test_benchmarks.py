@@ -63,7 +63,7 @@ def test_extract_measures_every_implementation_and_parsel_agrees(quick_run: tupl
     pages = data["benchmark_strategies"]
     assert {p["page"] for p in pages} >= {"books_toscrape_catalogue_index", "listing_60"}
     for page in pages:
-        assert set(page["ratio_to_floor"]) == {"meterlocal", "parsel", "selectolax", "bs4"}
+        assert set(page["ratio_to_floor"]) == {"meterlocal", "meterlocal-python", "parsel", "selectolax", "bs4"}
         assert all(r > 0 for r in page["ratio_to_floor"].values())
         assert page["median_thread_ms"]["floor"] > 0
         assert set(page["differences"]) == {"selectolax", "bs4"}  # parsel's items must be meterlocal's

@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +107,57 @@ def test_native_text_and_class_matching_agree_with_python(html: str) -> None:
 def test_the_extension_is_built_and_loaded() -> None:
     # The project's install builds it (setup.py); a silent fallback to Python would leave half the suite untested.
     assert native.IMPORT_ERROR is None or native.IMPORT_ERROR == "METERLOCAL_PURE_PYTHON is set"
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
+
+
+BLOCK_EXTENSION = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "meterlocal.extract._native":
+            raise ImportError("blocked by the test")
+sys.meta_path.insert(0, Block())
+"""
+SCRAPE = """
+from meterlocal.extract import extract, native, native_available
+items = extract({"container": "li", "fields": {"t": "b", "u": "a::attr(href)"}},
+                b"<ul><li><b> x </b><a href=/a>y</a></li></ul>", "http://example.com/p")
+print(native_available(), native.IMPORT_ERROR, items)
+"""
+
+
+def test_without_the_extension_extraction_runs_in_python_and_says_why() -> None:
+    done = _python(BLOCK_EXTENSION + SCRAPE)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "False the C extension did not load: blocked by the test [{'t': 'x', 'u': 'http://example.com/a'}]"
+    )
+    forced = _python(SCRAPE, METERLOCAL_PURE_PYTHON="1")
+    assert forced.stdout.strip().startswith("False METERLOCAL_PURE_PYTHON is set [{'t': 'x'"), forced.stderr
+
+
+def test_a_failed_c_compile_does_not_fail_the_build(tmp_path: Path) -> None:
+    # cythonize() drops Extension(optional=True); setup.py sets it again. Without it, no compiler = no install.
+    done = subprocess.run(
+        [sys.executable, "setup.py", "build_ext", "--build-lib", str(tmp_path / "lib"), "--build-temp", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "CC": "/bin/false"},
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'building extension "meterlocal.extract._native" failed' in done.stdout + done.stderr
+    assert not list((tmp_path / "lib").rglob("_native*.so"))

@@ -9,6 +9,7 @@ tests and benchmarks use to hold the two against each other.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ __all__ = ["IMPORT_ERROR", "module", "native_available", "pure_python"]
 IMPORT_ERROR: str | None = None  # why the extension is not in use, when it is not
 _native: Any
 try:
-    from meterlocal.extract import _native  # type: ignore[attr-defined, no-redef]
+    _native = importlib.import_module("meterlocal.extract._native")
 except ImportError as exc:  # not compiled (no C compiler at install time), or built against another lxml
     _native = None
     IMPORT_ERROR = f"the C extension did not load: {exc}"
