@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from meterlocal.errors import MeterlocalError
 from meterlocal.extract import compile_strategy, native
 from meterlocal.extract.document import Page, parse_html
 from meterlocal.extract.selectors import CssQuery, compile_css
 from meterlocal.fetch import load_manifest
+from reliability.test_properties import html_strategies, pages
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -161,3 +163,20 @@ def test_a_failed_c_compile_does_not_fail_the_build(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert 'building extension "meterlocal.extract._native" failed' in done.stdout + done.stderr
     assert not list((tmp_path / "lib").rglob("_native*.so"))
+
+
+def _outcome(strategy: Any, page: bytes | str, url: str | None) -> Any:
+    try:
+        return repr(compile_strategy(strategy).run(page, url=url).items)  # repr: NaN equals NaN
+    except MeterlocalError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(strategy=html_strategies(), page=pages(), url=st.sampled_from([None, "http://example.com/a/b"]))
+def test_native_and_python_agree_on_any_strategy_and_page(strategy: Any, page: bytes | str, url: str | None) -> None:
+    # The reliability suite's grammar of strategies and of broken, multi-encoding pages.
+    record, _ = strategy
+    with native.pure_python():
+        expected = _outcome(record, page, url)
+    assert _outcome(record, page, url) == expected
