@@ -1,10 +1,12 @@
 """Compiled selectors: CSS (with Scrapy's `::text` / `::attr(name)`) and XPath, evaluated relative to a scope.
 
 A CSS selector matches like parsel's `sel.css()`: descendant-or-self of the scope element, in document order.
-Simple selectors (tags, classes, ids, attribute tests, descendant and child combinators) compile to Python
-predicates matched right to left; lxml's C-level `iter(tag)` finds the candidates, so a field never rescans its
-container through the XPath engine. Anything else (pseudo-classes, sibling combinators, namespaces) is translated
-to XPath once by cssselect and compiled by lxml. Both paths give the same elements in the same order.
+Simple selectors (tags, classes, ids, attribute tests, structural pseudo-classes, `:not()` and `:has()` with
+simple arguments, descendant and child combinators) compile to Python predicates matched right to left; lxml's
+C-level `iter(tag)` finds the candidates, so a field never rescans its container through the XPath engine. With the
+C extension (`native.py`) each compound also becomes a `_native.Compound` and the matching runs in C. Anything else
+(sibling combinators, namespaces, other pseudo-classes) is translated to XPath once by cssselect and compiled by
+lxml. Every path gives the same elements in the same order.
 """
 
 from __future__ import annotations
