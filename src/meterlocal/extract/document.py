@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -207,7 +208,7 @@ class Page:
         self._headers: dict[Any, list[tuple[int, str]]] = {}  # table -> (position, casefolded text) per header
         self._rows: dict[Any, tuple[Any, list[tuple[int, Any]]]] = {}  # row -> (table, (end position, cell)...)
         module = native.module()
-        self._native_text = None if module is None else module.text  # the same rules, in C
+        self._native_text: Callable[[Any], str] | None = None if module is None else module.text  # same rules, in C
 
     def link(self, value: str) -> str:
         """`value` made absolute against the page's base URL (unchanged when the page has none)."""
@@ -216,7 +217,7 @@ class Page:
     def text(self, el: Any) -> str:
         """Whitespace-normalised text of `el` and its descendants, leaving out script, style and template code."""
         if self._native_text is not None:
-            return str(self._native_text(el))
+            return self._native_text(el)
         if not len(el):  # a leaf: its own text is all its text (a <script> selected on purpose gives its code)
             text = el.text
             return " ".join(text.split()) if text else ""

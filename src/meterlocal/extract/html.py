@@ -231,6 +231,7 @@ def _compile_field(name: Any, spec: Any, prefix: str) -> FieldSpec:
         read,
         decisive,
         column=" ".join(column.split()).casefold() if column else None,
+        attribute=attr.lower() if attr is not None else None,
     )
 
 

@@ -26,15 +26,7 @@ from meterlocal.extract import native
 from meterlocal.extract.document import LINK_ATTRIBUTES, Page, element_html, normalize_space, own_text
 from meterlocal.extract.selectors import CssQuery, Position, Query
 
-__all__ = [
-    "FieldSet",
-    "FieldSpec",
-    "Reader",
-    "attribute_reader",
-    "html_reader",
-    "own_text_reader",
-    "text_reader",
-]
+__all__ = ["FieldSet", "FieldSpec", "Reader", "attribute_reader", "html_reader", "own_text_reader", "text_reader"]
 
 Reader = Callable[[Any, Page], Any]
 
@@ -53,6 +45,7 @@ class FieldSpec:
     read: Reader  # the value of one matched element (text, attribute, own text or markup)
     decisive: bool  # the first matched element decides, even when its value is empty (text and html)
     column: str | None = None  # a table header (normalised, casefolded): the field reads inside that cell
+    attribute: str | None = None  # the attribute `read` reads (`attr` or `::attr(name)`), if it reads one
     element_value: Reader = field(init=False)  # read, then regex or nested record: the hot path's one call
 
     def __post_init__(self) -> None:
@@ -177,7 +170,6 @@ def attribute_reader(name: str) -> Reader:
             return None
         return page.link(value) if is_link else value
 
-    read.attribute = name  # type: ignore[attr-defined]  # the native walk settles on it
     return read
 
 
@@ -286,7 +278,7 @@ def _walk(fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str,
 
 def _native_walk(module: Any, fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str, Any]) -> list[str]:
     """The source that reads the values of the elements the C walk matched for each field in `walked`."""
-    slots = []
+    slots: list[tuple[Any, str, str | None]] = []
     for i in walked:
         f = fields[i]
         query = f.query
@@ -300,8 +292,7 @@ def _native_walk(module: Any, fields: tuple[FieldSpec, ...], walked: list[int], 
         elif f.read is own_text_reader:
             slots.append((query.native, "own_text", None))
         else:
-            attribute = getattr(f.read, "attribute", None)
-            slots.append((query.native, "attribute" if attribute else "all", attribute))
+            slots.append((query.native, "attribute" if f.attribute else "all", f.attribute))
     namespace["WALK"] = module.RecordWalk(slots).run
     namespace["TEXT"] = module.text
     lines = ["    found = WALK(scope)"]
