@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +182,40 @@ def test_native_and_python_agree_on_any_strategy_and_page(strategy: Any, page: b
     with native.pure_python():
         expected = _outcome(record, page, url)
     assert _outcome(record, page, url) == expected
+
+
+def test_a_record_of_more_fields_than_one_c_walk_takes_is_walked_in_python() -> None:
+    module = native.module()
+    assert module is not None
+    count = module.MAX_FIELDS + 1
+    strategy = {"container": "li", "fields": {f"f{i}": f"b.c{i % 7}" for i in range(count)}}
+    page = "<ul>" + "".join(f"<li><b class=c{i}>v{i}</b></li>" for i in range(7)) + "</ul>"
+    compiled = compile_strategy(strategy)
+    assert "WALK" not in compiled.fields.source  # type: ignore[attr-defined]
+    with native.pure_python():
+        expected = compile_strategy(strategy).run(page).items
+    items = compiled.run(page).items
+    assert items == expected and items[3]["f3"] == "v3" and len(items[0]) == count
+
+
+def test_a_long_walk_in_c_lets_other_threads_run() -> None:
+    # Extraction runs in worker threads beside the event loop; the C walk releases the GIL now and then, as Python
+    # code would. `*:has(b.never)` makes every element scan its subtree: one call of about 0.1-0.3 s here.
+    chain = "<div>" * 100 + "<span>x</span>" + "</div>" * 100
+    root = etree.fromstring(f"<html><body>{chain * 1200}</body></html>", etree.HTMLParser())
+    query = compile_css("*:has(b.never)")
+    assert query.native is not None
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (query.native.select(root), done.set()))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    try:
+        thread.start()
+        turns = 0
+        while not done.is_set():
+            time.sleep(0)  # let the worker have the GIL; count the times this thread gets it back
+            turns += 1
+        thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert turns >= 5, f"the main thread ran {turns} times during the walk"

@@ -23,7 +23,7 @@ element proxies come from lxml's `elementFactory`.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memcpy, strcmp, strlen, strstr
 
@@ -36,7 +36,7 @@ from lxml.includes.tree cimport (
     xmlNode,
 )
 
-__all__ = ["MODES", "Compound", "RecordWalk", "Selector", "text"]
+__all__ = ["MAX_FIELDS", "MODES", "Compound", "RecordWalk", "Selector", "text"]
 
 cetree.import_lxml__etree()
 
@@ -71,6 +71,23 @@ MODES = {"first": SETTLE_FIRST, "all": SETTLE_NEVER, "attribute": SETTLE_ATTRIBU
 
 cdef enum:
     MAX_SLOTS = 256  # fields in one record walk
+MAX_FIELDS = MAX_SLOTS  # a field set with more CSS fields is walked by the Python path
+
+
+cdef enum:
+    YIELD_EVERY = 4096  # elements visited between two chances for other threads to take the GIL
+
+
+cdef inline void _let_others_run(Py_ssize_t* visited) noexcept:
+    """Release the GIL for a moment every YIELD_EVERY elements, as the interpreter would between bytecodes.
+
+    Extraction runs in worker threads beside the event loop; a selector such as `*:has(...)` on a huge page can
+    walk for a long time, and without this the loop would wait for all of it.
+    """
+    visited[0] += 1
+    if (visited[0] & (YIELD_EVERY - 1)) == 0:  # YIELD_EVERY is a power of two
+        with nogil:
+            pass
 
 
 cdef inline bint _py_space(unsigned char c) noexcept nogil:
@@ -315,6 +332,7 @@ cdef bint _series_matches(xmlNode* node, int a, int b, bint of_type, bint from_e
 
 cdef bint _relative_matches(xmlNode* node, Compound other, bint children_only) except -1:
     cdef xmlNode* child
+    cdef Py_ssize_t visited = 0
     if children_only:
         child = _first_child(node)
         while child is not NULL:
@@ -327,6 +345,7 @@ cdef bint _relative_matches(xmlNode* node, Compound other, bint children_only) e
         if other.matches(child):
             return True
         child = _following(child, node)
+        _let_others_run(&visited)
     return False
 
 
@@ -381,6 +400,7 @@ cdef class Selector:
         """The elements matching in `scope` (descendant-or-self), in document order."""
         cdef xmlNode* top = scope._c_node
         cdef xmlNode* node = top
+        cdef Py_ssize_t visited = 0
         found = []
         if top.type != XML_ELEMENT_NODE:
             return found
@@ -388,6 +408,7 @@ cdef class Selector:
             if self.matches(node, top):
                 found.append(cetree.elementFactory(scope._doc, node))
             node = _following(node, top)
+            _let_others_run(&visited)
         return found
 
 
@@ -429,6 +450,7 @@ cdef class RecordWalk:
         cdef Py_ssize_t remaining = self.count
         cdef Selector selector
         cdef int mode
+        cdef Py_ssize_t visited = 0
         found = [None] * self.count
         for i in range(self.count):
             settled[i] = False
@@ -463,6 +485,7 @@ cdef class RecordWalk:
             if self.stoppable and remaining == 0:
                 break
             node = _following(node, top)
+            _let_others_run(&visited)
         return found
 
 
@@ -518,14 +541,15 @@ cdef inline bint _is_text(xmlNode* node) noexcept nogil:
     return (node.type == XML_TEXT_NODE or node.type == XML_CDATA_SECTION_NODE) and node.content is not NULL
 
 
-cdef int _collect(xmlNode* node, Buffer* buffer) except -1:
+cdef int _collect(xmlNode* node, Buffer* buffer, Py_ssize_t* visited) except -1:
     cdef xmlNode* child = node.children
     while child is not NULL:
         if _is_text(child):
             _append(buffer, <const char*>child.content)
         elif child.type == XML_ELEMENT_NODE and not _is_code(child):
-            _collect(child, buffer)
+            _collect(child, buffer, visited)
         child = child.next
+        _let_others_run(visited)
     return 0
 
 
@@ -566,6 +590,7 @@ def text(cetree._Element element not None):
     cdef xmlNode* child = node.children
     cdef bint leaf = True
     cdef Buffer buffer
+    cdef Py_ssize_t visited = 0
     buffer.data = NULL
     buffer.size = 0
     buffer.capacity = 0
@@ -576,7 +601,7 @@ def text(cetree._Element element not None):
         child = child.next
     try:
         if leaf or not _is_code(node):
-            _collect(node, &buffer)
+            _collect(node, &buffer, &visited)
         else:
             child = node.children
             while child is not NULL and (child.type == XML_TEXT_NODE or child.type == XML_CDATA_SECTION_NODE):

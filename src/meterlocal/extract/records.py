@@ -199,7 +199,12 @@ def _generate(fields: tuple[FieldSpec, ...]) -> tuple[str, Callable[[Any, Page],
             namespace[f"X{i}"] = f.extract
             lines.append(f"    r{i} = X{i}(scope, page)")
     module = native.module()
-    if walked and module is not None and all(getattr(fields[i].query, "native", None) is not None for i in walked):
+    if (
+        walked
+        and module is not None
+        and len(walked) <= module.MAX_FIELDS
+        and all(getattr(fields[i].query, "native", None) is not None for i in walked)
+    ):
         lines += _native_walk(module, fields, walked, namespace)
     elif walked:
         lines += _walk(fields, walked, namespace)
