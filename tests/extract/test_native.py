@@ -219,3 +219,13 @@ def test_a_long_walk_in_c_lets_other_threads_run() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert turns >= 5, f"the main thread ran {turns} times during the walk"
+
+
+@pytest.mark.parametrize("selector", ["li:nth-child(99999999999n+1)", "li:nth-last-child(-3000000000n+2)"])
+def test_positions_beyond_c_integers_stay_on_the_python_path(selector: str) -> None:
+    strategy = {"container": selector, "fields": {"t": "b"}}
+    page = b"<ul><li><b>x</b></li><li><b>y</b></li></ul>"
+    with native.pure_python():
+        expected = compile_strategy(strategy).run(page).items
+    assert compile_strategy(strategy).run(page).items == expected
+    assert expected in ([{"t": "x"}], [{"t": "y"}])

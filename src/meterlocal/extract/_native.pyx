@@ -19,10 +19,10 @@ The rules it must keep, each the Python path's:
   elements below it; whitespace-normalised as `" ".join(text.split())`.
 
 No libxml2 function is called (lxml links libxml2 privately): only the node structs are read, and Python
-element proxies come from lxml's `elementFactory`.
+element proxies come from lxml's `elementFactory`. The GIL is held throughout (the walks create Python objects),
+but released for a moment every few thousand elements, so the event loop is not held up by a long walk.
 """
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memcpy, strcmp, strlen, strstr
@@ -71,11 +71,9 @@ MODES = {"first": SETTLE_FIRST, "all": SETTLE_NEVER, "attribute": SETTLE_ATTRIBU
 
 cdef enum:
     MAX_SLOTS = 256  # fields in one record walk
+    YIELD_EVERY = 4096  # elements visited between two chances for other threads to take the GIL (a power of two)
+
 MAX_FIELDS = MAX_SLOTS  # a field set with more CSS fields is walked by the Python path
-
-
-cdef enum:
-    YIELD_EVERY = 4096  # elements visited between two chances for other threads to take the GIL
 
 
 cdef inline void _let_others_run(Py_ssize_t* visited) noexcept:
@@ -85,7 +83,7 @@ cdef inline void _let_others_run(Py_ssize_t* visited) noexcept:
     walk for a long time, and without this the loop would wait for all of it.
     """
     visited[0] += 1
-    if (visited[0] & (YIELD_EVERY - 1)) == 0:  # YIELD_EVERY is a power of two
+    if (visited[0] & (YIELD_EVERY - 1)) == 0:
         with nogil:
             pass
 

@@ -297,7 +297,9 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
             tuple((c.native, children_only) for c, children_only in relatives),
             combinator,
         )
-        if module is not None and all(c.native is not None for c in subordinates)
+        if module is not None
+        and all(c.native is not None for c in subordinates)
+        and all(abs(a) < _NATIVE_INT and abs(b) < _NATIVE_INT for a, b, _, _ in series)
         else None
     )
     return _Compound(
@@ -415,6 +417,9 @@ def _fixed_position(name: str, arguments: Sequence[Any] | None) -> Position | No
     of_type, from_end = _NTH[name]
     return Position(of_type, from_end, int(b)) if int(a) == 0 and int(b) >= 1 else None
 
+
+# `:nth-child(an+b)` with a or b this large stays on the Python path (the C extension counts in C ints).
+_NATIVE_INT = 2**30
 
 # The structural pseudo-classes the Python matcher handles, as (a, b, of_type, from_end) positions to hold.
 _STRUCTURAL: dict[str, tuple[tuple[int, int, bool, bool], ...]] = {
