@@ -268,17 +268,19 @@ def _walk(fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str,
     if firsts and not manies:
         lines.append("        if not remaining:")
         lines.append("            break")
-    for i in firsts:
-        f = fields[i]
-        if f.default is None:
-            lines.append(f"    r{i} = v{i}")
-        else:
-            namespace[f"F{i}"] = f
-            lines.append(f"    r{i} = v{i} if v{i} is not None else F{i}.missing(None)")
-    for i in manies:
+    for i in firsts + manies:
         namespace[f"F{i}"] = fields[i]
-        lines.append(f"    r{i} = l{i} if l{i} else F{i}.missing([])")
+        lines.append(_result(fields[i], i))
     return lines
+
+
+def _result(f: FieldSpec, i: int) -> str:
+    """The line that sets field `i`'s result `r{i}` from its value `v{i}` (or values `l{i}`), default applied."""
+    if f.many:
+        return f"    r{i} = l{i} if l{i} else F{i}.missing([])"
+    if f.default is None:
+        return f"    r{i} = v{i}"
+    return f"    r{i} = v{i} if v{i} is not None else F{i}.missing(None)"
 
 
 def _native_walk(module: Any, fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str, Any]) -> list[str]:
@@ -312,18 +314,13 @@ def _native_walk(module: Any, fields: tuple[FieldSpec, ...], walked: list[int], 
             value = f"V{i}({{el}}, page)"
         if f.many:
             lines.append(f"    l{i} = [v for el in found[{k}] or () if (v := {value.format(el='el')}) is not None]")
-            lines.append(f"    r{i} = l{i} if l{i} else F{i}.missing([])")
-            continue
-        if slots[k][1] == "first":  # the element, or None
+        elif slots[k][1] == "first":  # the element, or None
             lines.append(f"    el = found[{k}]")
             lines.append(f"    v{i} = None if el is None else {value.format(el='el')}")
         else:
             lines += [f"    v{i} = None", f"    for el in found[{k}] or ():", f"        v{i} = {value.format(el='el')}"]
             lines += [f"        if v{i} is not None:", "            break"]
-        if f.default is None:
-            lines.append(f"    r{i} = v{i}")
-        else:
-            lines.append(f"    r{i} = v{i} if v{i} is not None else F{i}.missing(None)")
+        lines.append(_result(f, i))
     return lines
 
 

@@ -405,9 +405,11 @@ def _nth_test(name: str, arguments: Sequence[Any]) -> Predicate:
 def _fixed_position(name: str, arguments: Sequence[Any] | None) -> Position | None:
     """The `Position` a structural pseudo-class asks for, when it is one fixed position (not `2n+1`)."""
     if arguments is None:
-        if name in ("first-child", "last-child", "first-of-type", "last-of-type"):
-            return Position(name.endswith("of-type"), name.startswith("last"), 1)
-        return None
+        held = _STRUCTURAL.get(name, ())
+        if len(held) != 1:  # `:only-child` holds two positions
+            return None
+        _, b, of_type, from_end = held[0]
+        return Position(of_type, from_end, b)
     if name not in _NTH:
         return None
     try:
@@ -434,14 +436,12 @@ _STRUCTURAL: dict[str, tuple[tuple[int, int, bool, bool], ...]] = {
 
 def _structural_test(ident: str) -> Predicate:
     """`:first-child`, `:last-of-type`, `:only-child` and their kin; other pseudo-classes go to XPath."""
-    if ident in ("first-child", "last-child", "first-of-type", "last-of-type"):
-        return _series_test(0, 1, of_type=ident.endswith("of-type"), from_end=ident.startswith("last"))
-    if ident in ("only-child", "only-of-type"):
-        of_type = ident == "only-of-type"
-        first = _series_test(0, 1, of_type=of_type, from_end=False)
-        last = _series_test(0, 1, of_type=of_type, from_end=True)
-        return lambda el: first(el) and last(el)
-    raise _UnsupportedError(ident)
+    if ident not in _STRUCTURAL:
+        raise _UnsupportedError(ident)
+    tests = [_series_test(a, b, of_type=of_type, from_end=from_end) for a, b, of_type, from_end in _STRUCTURAL[ident]]
+    if len(tests) == 1:
+        return tests[0]
+    return lambda el: all(test(el) for test in tests)
 
 
 def _relative_test(tag: str | None, test: Predicate, *, children_only: bool) -> Predicate:
