@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import mimetypes
 from collections import Counter
@@ -98,3 +99,60 @@ def load_strategy(name: str) -> dict[str, Any]:
 def read_page(relative: str) -> bytes:
     """The bytes of `fixtures/pages/<relative>`."""
     return (PAGES / relative).read_bytes()
+
+
+class Receiver:
+    """A real webhook receiver on 127.0.0.1 that records every POST and answers as the test says.
+
+    `mode` is "ok" (200), "fail" (500), "slow" (answers after `delay` seconds) or "down" (the port is closed:
+    `stop()` then `start()` again on the same port brings it back). `received` holds (headers, raw body) pairs;
+    `arrived` is set at each delivery.
+    """
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.delay = 0.0
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        self.arrived = asyncio.Event()
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(body) for _, body in self.received]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.mode == "slow":
+            await asyncio.sleep(self.delay)
+        status = 500 if self.mode == "fail" else 200
+        self.statuses.append(status)
+        if status == 200:
+            self.received.append((dict(request.headers), body))
+            self.arrived.set()
+        return web.Response(status=status, text="ok" if status == 200 else "boom")
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until `count` deliveries were accepted (a deadline, not a sleep)."""
+        async with asyncio.timeout(timeout):
+            while len(self.received) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
