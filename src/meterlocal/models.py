@@ -39,18 +39,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso_z(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def format_timestamp(value: datetime) -> str:
-    """`2025-01-15T10:30:00.123456Z`: the one text form of a time, in JSON and in the store."""
-    return _iso_z(value)
+    """Return `value` as `2025-01-15T10:30:00.123456Z`, in UTC (naive means UTC).
+
+    The one text form of a time, in JSON and in the store: always 27 characters wide (the year too is four
+    digits), so text order is time order and `datetime.fromisoformat` reads it back exactly.
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_iso_z, return_type=str, when_used="json")]
+Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]
 """A UTC datetime that serialises to JSON as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
 
 

@@ -94,6 +94,6 @@ async def test_100k_jobs_list_with_every_filter(tmp_path):
         progress = await store.batch_progress("batch-7")
         assert (progress.total, progress.completed, progress.failed) == (1000, 700, 100)
         assert progress.progress_percent == 80.0
-        assert len(await store.pending_job_ids("owner")) == N // 10
+        assert len(await store.list_jobs(status=JobStatus.PENDING, limit=N)) == N // 10
         history = await store.history("s0", limit=20)
         assert [h.job_id for h in history] == [j.job_id for j in newest_first if j.strategy_id == "s0"][:20]

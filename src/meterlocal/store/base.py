@@ -1,9 +1,10 @@
 """The storage seam: strategies, jobs and the managers that own them.
 
 `SQLiteStore` (aiosqlite, one file, WAL) is the implementation; a shared PostgreSQL store would be another.
-The manager is the only caller. Every method that changes state does so in one transaction, and every claim
-or finish is conditional (compare-and-set on status and owner), so two managers on one store never run a job
-twice.
+The manager is the only caller, and it checks what it passes (`meterlocal.arguments`): ids are strings,
+`limit` and `offset` are 0 or more. The store does not check them again. Every method that changes state does
+so in one transaction, and every claim or finish is conditional (compare-and-set on status and owner), so two
+managers on one store never run a job twice.
 
 Ownership: each open `JobManager` registers itself as an *owner* (a random id, its pid and host) and
 heartbeats. A job belongs to the owner that created it (or adopted it). When an owner is gone (unregistered,
@@ -111,9 +112,6 @@ class Store(Protocol):
         differs from the previous completed job (by creation time, then insertion order) of the same strategy
         and URL; False for the first such job and for pending, running and failed jobs."""
 
-    async def previous_completed(self, job: Job) -> Job | None:
-        """The completed job of the same strategy and URL created just before `job`, if any."""
-
     # Owners and recovery ------------------------------------------------------------------------------------
     async def register_owner(self, owner: OwnerInfo) -> None: ...
 
@@ -131,9 +129,6 @@ class Store(Protocol):
     async def release_owner(self, owner_id: str) -> None:
         """On clean shutdown: put this owner's `running` jobs back to `pending` and unregister it, so the next
         manager adopts them (it finds them with `orphaned_owner_ids`)."""
-
-    async def pending_job_ids(self, owner_id: str) -> list[str]:
-        """This owner's pending jobs in creation order."""
 
     async def orphaned_owner_ids(self) -> list[str]:
         """Ids of owners that are not registered (released, or deleted by an adoption) but still hold

@@ -6,11 +6,14 @@ because an older meterlocal cannot know what the newer columns mean.
 
 Conventions every migration keeps:
 - timestamps are TEXT, ISO-8601 UTC with microseconds and a `Z` (`2025-01-15T10:30:00.123456Z`), always 27
-  characters wide, so text order is time order and `since` comparisons are exact;
+  characters wide, so text order is time order and `since` comparisons are exact (`models.format_timestamp`
+  writes them, as it writes the JSON of the API);
 - JSON documents are TEXT written by orjson;
 - big columns (`results`, `structural_signature`, `parameters`) come last in `jobs`, so that queries reading
   only the small columns never walk a row's overflow pages;
 - `jobs.seq` (the rowid) is the insertion order that breaks ties between equal creation times.
+
+`tables.py` declares each table's columns again, as the records carry them; a test holds the two together.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ _V1_JOB_INDEXES = (
     "CREATE INDEX jobs_strategy_status_created ON jobs (strategy_id, status, created_at, seq)",
     "CREATE INDEX jobs_status_created ON jobs (status, created_at, seq)",
     "CREATE INDEX jobs_batch_created ON jobs (batch_id, created_at, seq) WHERE batch_id IS NOT NULL",
-    # adopt_jobs, release_owner, orphaned_owner_ids.
+    # adopt_jobs, release_owner, orphaned_owner_ids: an owner's unfinished jobs.
     "CREATE INDEX jobs_owner_status ON jobs (owner_id, status, created_at, seq)",
     # has_changes (history, finish_job): the completed job of a strategy and URL before another.
     "CREATE INDEX jobs_strategy_url_status ON jobs (strategy_id, url, status, created_at, seq)",
