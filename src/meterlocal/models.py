@@ -10,7 +10,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, computed_field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 
 __all__ = [
     "Batch",
@@ -50,8 +50,13 @@ def format_timestamp(value: datetime) -> str:
     return value.isoformat(timespec="microseconds") + "Z"
 
 
-Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]
-"""A UTC datetime that serialises to JSON as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+    # Both ways it is an RFC 3339 string; without this the serialization schema would say only "string".
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A UTC datetime that serialises to JSON as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (JSON Schema: `date-time`)."""
 
 
 class JobStatus(enum.StrEnum):

@@ -279,7 +279,7 @@ async def test_openapi_describes_every_route_the_app_serves(make_client: MakeCli
     }
     described = {(m, p) for p, ops in spec["paths"].items() for m in ops}
     assert served == described
-    job = spec["components"]["schemas"]["Job"]
+    job = spec["components"]["schemas"]["JobOut"]
     assert {"job_id", "id", "results", "content_hash", "structural_signature"} <= set(job["required"])
     open_spec = await (await (await make_client()).get("/openapi.json")).json()
     assert "security" not in open_spec

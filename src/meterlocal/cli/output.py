@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
+from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -43,8 +44,9 @@ _STATUS_STYLE = {
 
 
 def print_json(data: Any) -> None:
-    """Write `data` as indented JSON on stdout, with no markup, for scripts and `jq`."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Write `data` (response models of `meterlocal.contract`, in lists and dicts) as indented JSON on stdout,
+    with no markup, for scripts and `jq`: the same keys and values the server answers with."""
+    click.echo(json.dumps(to_jsonable_python(data), indent=2, ensure_ascii=False))
 
 
 def _status(status: JobStatus) -> Text:

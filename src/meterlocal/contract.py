@@ -1,0 +1,283 @@
+"""Meter's HTTP contract as models: the request bodies and query parameters the REST server reads, and the JSON it
+and the CLI's `--json` write. The server's OpenAPI document is generated from these models, so each shape, bound
+and alias is written here once.
+
+Bodies are strict and refuse unknown fields, so a typo (`"url s"`) is an error naming the field instead of a silently
+ignored key; rules across fields ("url or urls") are model validators. Query models read the raw strings of a query
+string. Responses extend the library's records (a `JobOut` is a `Job`) with the keys Meter adds, such as `id`
+beside `job_id`, as computed fields; `JobOut.of(job)` wraps a record without validating it again.
+
+Nothing here imports aiohttp (the CLI uses the response models without the server), and `import meterlocal` does
+not import this module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NotRequired, Self, cast
+
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, computed_field, model_validator
+from pydantic.json_schema import WithJsonSchema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from typing_extensions import TypedDict
+
+from meterlocal.arguments import MAX_LIST_LIMIT
+from meterlocal.models import Batch, BatchProgress, Comparison, HistoryEntry, Job, JobStatus, Strategy
+
+__all__ = [
+    "MAX_OFFSET",
+    "BatchOut",
+    "BatchProgressOut",
+    "CompareJobsBody",
+    "ComparisonOut",
+    "CreateJobBody",
+    "CreateStrategyBody",
+    "DeletedOut",
+    "ErrorOut",
+    "ExecuteJobBody",
+    "HistoryEntryOut",
+    "HistoryQuery",
+    "IntRange",
+    "JobOut",
+    "JobsQuery",
+    "Limit",
+    "Offset",
+    "PageQuery",
+    "StrategyOut",
+    "UpdateStrategyBody",
+]
+
+MAX_OFFSET = 2**63 - 1
+"""The largest `offset` a list accepts: SQLite's OFFSET is a signed 64-bit integer."""
+
+_DIGITS = re.compile(r"[-+]?[0-9]{1,40}")
+
+
+# Query parameters -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IntRange:
+    """An integer from `low` to `high`, written in digits: `Annotated[int, IntRange(1, 1000)]`.
+
+    The two bounds give the check, its message ("Input should be an integer from 1 to 1000") and the JSON Schema.
+    """
+
+    low: int
+    high: int
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            self._parse, json_schema_input_schema=core_schema.int_schema(ge=self.low, le=self.high)
+        )
+
+    def _parse(self, value: Any) -> int:
+        # Digits only: pydantic's lax int would also read " 5", "1_000" and "5.0" from a query string.
+        if isinstance(value, str) and _DIGITS.fullmatch(value):
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high:
+            return value
+        raise PydanticCustomError(
+            "int_range", "Input should be an integer from {low} to {high}", {"low": self.low, "high": self.high}
+        )
+
+
+Limit = Annotated[int, IntRange(1, MAX_LIST_LIMIT)]
+Offset = Annotated[int, IntRange(0, MAX_OFFSET)]
+
+
+class _Query(BaseModel):
+    # Parameters nobody declared are ignored, as web APIs do (cache busters, tracking tags).
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PageQuery(_Query):
+    """`GET /api/strategies`: one page of a list, newest first."""
+
+    limit: Limit = Field(20, description="Max results")
+    offset: Offset = Field(0, description="Results to skip")
+
+
+class JobsQuery(PageQuery):
+    """`GET /api/jobs`: filters, then one page, newest first. An empty value is a value (`?strategy_id=` matches
+    no job)."""
+
+    strategy_id: str | None = Field(None, description="Only jobs of this strategy")
+    status: JobStatus | None = Field(None, description="Only jobs in this status")
+    since: str | None = Field(
+        None,
+        description='Only jobs created at or after this time: ISO-8601 ("2025-01-15T10:30:00Z") or a span back from '
+        'now ("90s", "15m", "24h", "7d", "2w")',
+    )
+    batch_id: str | None = Field(None, description="Only jobs of this batch (a meterlocal addition)")
+    schedule_id: str | None = Field(
+        None, description="Accepted for Meter compatibility; meterlocal has no schedules, so it matches no job"
+    )
+
+
+class HistoryQuery(_Query):
+    """`GET /api/strategies/{strategy_id}/history`."""
+
+    limit: Limit | None = Field(None, description="Newest N entries")
+
+
+# Request bodies ---------------------------------------------------------------------------------------------
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CreateJobBody(_Body):
+    """`POST /api/jobs`: one page (`url`) or a batch (`urls`), never both."""
+
+    # `null` is read as "left out", but the schema only describes the form meter-sdk sends: the key omitted.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["url"]}, {"required": ["urls"]}]})
+
+    strategy_id: str = Field(description="Strategy UUID")
+    url: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
+        None, description="Single URL to scrape (use url OR urls, not both)"
+    )
+    urls: Annotated[list[str] | None, WithJsonSchema({"type": "array", "items": {"type": "string"}, "minItems": 1})] = (
+        Field(None, description="List of URLs to scrape as a batch")
+    )
+    parameters: dict[str, Any] | None = Field(
+        None, description="Override API parameters for this job (API strategies only)"
+    )
+
+    @model_validator(mode="after")
+    def _one_page_or_a_batch(self) -> Self:
+        if self.url is None and self.urls is None:
+            raise PydanticCustomError("url_or_urls", "url is required (or urls, a list, for a batch)")
+        if self.url is not None and self.urls is not None:
+            raise PydanticCustomError("url_or_urls", "give url (one page) or urls (a batch), not both")
+        return self
+
+
+class ExecuteJobBody(_Body):
+    """`POST /api/jobs/execute`: create a job and answer when it has finished."""
+
+    strategy_id: str = Field(description="Strategy UUID")
+    url: str = Field(description="URL to scrape")
+    parameters: dict[str, Any] | None = Field(None, description="Override API parameters (API strategies only)")
+
+
+class CompareJobsBody(_Body):
+    """`POST /api/jobs/compare`: how `other_job_id` differs from `job_id`."""
+
+    job_id: str = Field(description="The first (older) job")
+    other_job_id: str = Field(description="The second (newer) job")
+
+
+class CreateStrategyBody(_Body):
+    """`POST /api/strategies`: save an explicit strategy document (meterlocal has no LLM to generate one)."""
+
+    name: str = Field(
+        description="A name people recognise; need not be unique", json_schema_extra={"minLength": 1, "pattern": r"\S"}
+    )
+    url: str | None = Field(None, description="The page the strategy was written for (informative)")
+    description: str = Field("", description="What the strategy extracts")
+    strategy: dict[str, Any] = Field(description="The strategy document: CSS/XPath (`container`, `fields`) or API")
+    output_schema: dict[str, Any] | None = Field(None, description="Field -> type coercions applied to each item")
+    filter_config: dict[str, Any] | None = Field(None, description="Post-extraction filter (`mode`, `conditions`)")
+
+
+_KEPT_UNLESS_GIVEN = ("name", "description", "strategy")
+
+
+class UpdateStrategyBody(_Body):
+    """`PATCH /api/strategies/{id}`: fields left out keep their value; `null` removes url, schema or filter."""
+
+    # name, description and strategy cannot be removed: their schemas leave out null, and the validator refuses it.
+    name: Annotated[str | None, WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S"})] = None
+    url: str | None = None
+    description: Annotated[str | None, WithJsonSchema({"type": "string"})] = None
+    strategy: Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object"})] = None
+    output_schema: dict[str, Any] | None = None
+    filter_config: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _kept_fields_are_not_null(self) -> Self:
+        for name in _KEPT_UNLESS_GIVEN:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise PydanticCustomError("not_null", "{name} cannot be null (leave it out to keep it)", {"name": name})
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request gave, for `JobManager.update_strategy(**changes)`."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+# Responses --------------------------------------------------------------------------------------------------
+class _Out(BaseModel):
+    # model_dump writes every key, defaults included: the schema says so, and clients may rely on it.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    @classmethod
+    def of(cls, record: BaseModel) -> Self:
+        """`record` (an instance of the record this response extends) as this response; its values were
+        validated when it was made, so they are shared, not validated again."""
+        parent = cls.__base__
+        if parent is None or parent is _Out or not isinstance(record, parent):
+            raise TypeError(f"{cls.__name__}.of() takes a {getattr(parent, '__name__', parent)}, not {record!r}")
+        # cast: pydantic's mypy plugin types model_construct as returning _Out, whichever subclass calls it.
+        return cast(Self, cls.model_construct(record.model_fields_set, **dict(record)))
+
+
+class JobOut(Job, _Out):
+    """A job as Meter sends it: every field of `Job`, and `id` beside `job_id`."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        """Same as job_id (Meter's responses use both keys)."""
+        return self.job_id
+
+
+class BatchOut(Batch, _Out):
+    """The answer to `POST /api/jobs` with `urls`: the batch and its job ids."""
+
+
+class BatchProgressOut(BatchProgress, _Out):
+    """How far a batch has got."""
+
+
+class ComparisonOut(Comparison, _Out):
+    """How job `other_job_id` differs from job `job_id`."""
+
+
+class HistoryEntryOut(HistoryEntry, _Out):
+    """One job in a strategy's history."""
+
+
+class StrategyOut(Strategy, _Out):
+    """A strategy as Meter sends it: every field of `Strategy`, `id` beside `strategy_id`, and `preview_data`."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        """Same as strategy_id."""
+        return self.strategy_id
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def preview_data(self) -> list[dict[str, Any]]:
+        """Always empty: Meter fills it at generation; meterlocal does not fetch when a strategy is saved."""
+        return []
+
+
+class DeletedOut(_Out):
+    """The answer to deleting a strategy."""
+
+    strategy_id: str
+    deleted: Literal[True] = True
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        """Same as strategy_id."""
+        return self.strategy_id
+
+
+class ErrorOut(TypedDict):
+    """Every error: a sentence in `detail`. A timed-out execute also gives the running job's `job_id`."""
+
+    detail: str
+    job_id: NotRequired[str]
