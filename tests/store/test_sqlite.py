@@ -254,7 +254,7 @@ async def test_disk_full_is_unavailable_and_keeps_earlier_data(file_store, make)
         await file_store.finish_job(jobs[0].job_id, make.completed("h", results=big), owner_id="owner")
     assert isinstance(info.value.__cause__, sqlite3.OperationalError)
     with pytest.raises(UnavailableError, match="is full"):
-        await file_store.add_jobs([make.job("s", results=big) for _ in range(3)], owner_id="owner")
+        await file_store.add_jobs([make.job("s", parameters={"big": big}) for _ in range(3)], owner_id="owner")
     # Nothing of the failed writes was kept; everything before is intact and the store still works.
     assert (await file_store.get_job(jobs[0].job_id)).status is JobStatus.RUNNING
     assert len(await file_store.list_jobs()) == 3

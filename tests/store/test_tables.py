@@ -26,7 +26,7 @@ async def test_every_table_matches_the_schema_of_a_new_store(tmp_path, table):
         schema = [row[1] for row in raw.execute(f"PRAGMA table_info({table.name})")]
     assert set(table.unmapped) <= set(schema)
     assert [name for name in schema if name not in table.unmapped] == list(table.names)
-    big = [c.name for c in table.columns if c.big]
+    big = [c.name for c in table.columns if c.big and c.expression is None]
     if big:  # the big columns are the last ones of the table itself, not only of the list
         assert schema[-len(big) :] == big
 
@@ -73,10 +73,11 @@ def test_bad_declarations_are_refused():
 
 def test_generated_functions_show_their_source():
     assert "decode_created_at(row[" in inspect.getsource(JOBS.decode)
-    assert "record.results" in inspect.getsource(JOBS.encode)
+    assert "record.structural_signature" in inspect.getsource(JOBS.encode)
+    assert "record.results" not in inspect.getsource(JOBS.encode)  # results live in their own table
     try:
         JOBS.decode(
-            ("j", "s", None, "u", "no such status", 1, None, None, "x", None, None, None, None, None, None, None)
+            ("j", "s", None, None, "u", "no such status", 1, None, None, None, "x", None, None, None, None, None, None)
         )
     except ValueError as exc:
         frames = traceback.format_exception(exc)
@@ -87,14 +88,17 @@ async def test_values_that_are_not_json_are_refused_naming_what(store, make):
     with pytest.raises(ValidationError, match=r"The output_schema of strategy bad cannot be stored as JSON"):
         await store.add_strategy(make.strategy("bad", output_schema={"fields": {1, 2}}))
     await store.add_strategy(make.strategy("s"))
-    with pytest.raises(ValidationError, match=r"The results of job j1 cannot be stored as JSON"):
-        await store.add_jobs([make.job("s", job_id="j1", results=[{"a": {1}}])], owner_id="owner")
+    with pytest.raises(ValidationError, match=r"The parameters of job j1 cannot be stored as JSON"):
+        await store.add_jobs([make.job("s", job_id="j1", parameters={"a": {1}})], owner_id="owner")
     assert await store.get_job("j1") is None
     job = make.job("s", job_id="j2")
     await store.add_jobs([job], owner_id="owner")
     await store.claim_job("j2", owner_id="owner", started_at=make.at(1))
     unstorable = JobOutcome(JobStatus.COMPLETED, make.at(2), results=[{"a": 1}], structural_signature={"x": {2}})
     with pytest.raises(ValidationError, match=r"The structural signature of job j2 cannot be stored as JSON"):
+        await store.finish_job("j2", unstorable, owner_id="owner")
+    unstorable = JobOutcome(JobStatus.COMPLETED, make.at(2), results=[{"a": {1}}])
+    with pytest.raises(ValidationError, match=r"The results of job j2 cannot be stored as JSON"):
         await store.finish_job("j2", unstorable, owner_id="owner")
     assert (await store.get_job("j2")).status is JobStatus.RUNNING
 

@@ -11,14 +11,14 @@ mid-delivery leaves it to the next one once the lease has passed.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from meterlocal.models import Job, JobStatus, Schedule, WebhookAttempt, WebhookDelivery, format_timestamp
+from meterlocal.errors import StrategyNotFoundError
+from meterlocal.models import Job, Schedule, WebhookAttempt, WebhookDelivery, format_timestamp
 from meterlocal.store.base import FireOutcome, PruneReport
 from meterlocal.store.tables import (
     JOBS,
@@ -100,17 +100,26 @@ DELETE FROM results WHERE NOT EXISTS (
     WHERE jobs.strategy_id = results.strategy_id AND jobs.content_hash = results.content_hash
 )
 """
-_DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 
 class MonitoringQueries:
-    """Schedules, changes, the outbox and pruning over the store's connection (a mixin of `SQLiteStore`)."""
+    """Schedules, changes, the outbox and pruning over the store's connection (a mixin of `SQLiteStore`, which
+    provides the transaction and read helpers declared here)."""
 
-    # Provided by SQLiteStore.
-    _write: Callable[[_Body[Any]], Awaitable[Any]]
-    _rows: Callable[..., Awaitable[list[Sequence[Any]]]]
-    _jobs_from_rows: Callable[[Sequence[Sequence[Any]]], Awaitable[list[Job]]]
-    _vacuum: Callable[[], Awaitable[int]]
+    async def _write(self, body: _Body[_T]) -> _T:
+        raise NotImplementedError
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        raise NotImplementedError
+
+    async def _jobs_from_rows(self, rows: Sequence[Sequence[Any]]) -> list[Job]:
+        raise NotImplementedError
+
+    async def _vacuum(self) -> int:
+        raise NotImplementedError
+
+    async def get_job(self, job_id: str) -> Job | None:
+        raise NotImplementedError
 
     # Schedules -------------------------------------------------------------------------------------------
     async def add_schedule(self, schedule: Schedule) -> None:
@@ -140,8 +149,7 @@ class MonitoringQueries:
             cursor = await conn.execute(_SQL_REPLACE_SCHEDULE, values)
             return cursor.rowcount == 1
 
-        result: bool = await self._write(body)
-        return result
+        return await self._write(body)
 
     async def delete_schedule(self, schedule_id: str, *, at: datetime) -> bool:
         """Stop the schedule for good (its jobs stay) and drop its undelivered webhooks."""
@@ -160,8 +168,7 @@ class MonitoringQueries:
             )
             return True
 
-        result: bool = await self._write(body)
-        return result
+        return await self._write(body)
 
     async def due_schedules(self, now: datetime, *, limit: int) -> list[Schedule]:
         """Enabled live schedules whose `next_run_at` is at or before `now`, earliest first."""
@@ -193,8 +200,7 @@ class MonitoringQueries:
             await conn.executemany(JOBS.insert(), rows)
             return FireOutcome.FIRED
 
-        outcome: FireOutcome = await self._write(body)
-        return outcome
+        return await self._write(body)
 
     # Changes ---------------------------------------------------------------------------------------------
     async def schedule_changes(self, schedule_id: str, *, mark_seen: bool, at: datetime) -> list[Job]:
@@ -202,16 +208,15 @@ class MonitoringQueries:
         the same transaction (a concurrent reader gets each change once)."""
 
         async def body(conn: aiosqlite.Connection) -> list[Sequence[Any]]:
-            rows = list(await conn.execute_fetchall(_SQL_UNSEEN, (schedule_id,)))
-            if mark_seen and rows:
+            rows: list[Sequence[Any]] = list(await conn.execute_fetchall(_SQL_UNSEEN, (schedule_id,)))
+            if rows:
                 await conn.executemany(
                     "UPDATE jobs SET seen_at = ? WHERE job_id = ? AND seen_at IS NULL",
                     [(format_timestamp(at), row[0]) for row in rows],
                 )
             return rows
 
-        rows: list[Sequence[Any]] = await self._write(body) if mark_seen else await self._rows(_SQL_UNSEEN,
-                                                                                               (schedule_id,))
+        rows = await self._write(body) if mark_seen else await self._rows(_SQL_UNSEEN, (schedule_id,))
         return await self._jobs_from_rows(rows)
 
     async def changed_runs(self, schedule_id: str, *, limit: int, offset: int) -> tuple[int, list[Job]]:
@@ -231,7 +236,7 @@ class MonitoringQueries:
         async def body(conn: aiosqlite.Connection) -> list[Sequence[Any]]:
             return list(await conn.execute_fetchall(_SQL_CLAIM_DELIVERIES, params))
 
-        rows: list[Sequence[Any]] = await self._write(body)
+        rows = await self._write(body)
         return sorted((WEBHOOK_DELIVERIES.decode(row) for row in rows), key=lambda d: d.next_attempt_at or now)
 
     async def delivery_context(self, delivery_id: str) -> tuple[Job, bool, dict[str, Any] | None, str | None] | None:
@@ -276,8 +281,7 @@ class MonitoringQueries:
             await conn.execute(WEBHOOK_ATTEMPTS.insert("ON CONFLICT DO NOTHING"), row)
             return True
 
-        result: bool = await self._write(body)
-        return result
+        return await self._write(body)
 
     async def list_deliveries(
         self,
@@ -330,14 +334,8 @@ class MonitoringQueries:
         reclaimed = await self._vacuum()
         return PruneReport(jobs_deleted=jobs, result_sets_deleted=results, bytes_reclaimed=reclaimed)
 
-    # Provided by SQLiteStore.
-    async def get_job(self, job_id: str) -> Job | None:
-        raise NotImplementedError
-
 
 async def _require_strategy(conn: aiosqlite.Connection, strategy_id: str) -> None:
-    from meterlocal.errors import StrategyNotFoundError
-
     rows = list(
         await conn.execute_fetchall(
             "SELECT 1 FROM strategies WHERE strategy_id = ? AND deleted_at IS NULL", (strategy_id,)
@@ -346,9 +344,3 @@ async def _require_strategy(conn: aiosqlite.Connection, strategy_id: str) -> Non
     if not rows:
         raise StrategyNotFoundError(strategy_id)
 
-
-def new_delivery_id() -> str:
-    return str(uuid.uuid4())
-
-
-_ = (JobStatus, _DELIVERY_STATUSES)

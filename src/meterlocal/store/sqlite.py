@@ -23,6 +23,7 @@ import logging
 import os
 import sqlite3
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import fields, replace
@@ -37,6 +38,7 @@ from meterlocal.errors import StrategyNotFoundError, UnavailableError, Validatio
 from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy, format_timestamp, utcnow
 from meterlocal.store.base import JobOutcome, OwnerInfo
 from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
+from meterlocal.store.monitoring import MonitoringQueries
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
 
 __all__ = ["SQLiteStore"]
@@ -67,13 +69,43 @@ _SQL_CLAIM_JOB = (
     "UPDATE jobs SET status = 'running', started_at = ? "
     f"WHERE job_id = ? AND status = 'pending' AND owner_id = ? RETURNING {JOBS.select_list}"
 )
-# What a finished run writes: every field of a JobOutcome, each named like its column.
-_FINISHED = tuple(field.name for field in fields(JobOutcome))
+# What a finished run writes into its row: every field of a JobOutcome, each named like its column, but the
+# results, which go to the `results` table once per distinct content.
+_FINISHED = tuple(field.name for field in fields(JobOutcome) if field.name != "results")
 _SQL_FINISH_JOB = (
     f"UPDATE jobs SET {JOBS.assign(_FINISHED, keep_when_null=('final_url', 'parameters'))} "
     "WHERE job_id = ? AND status = 'running' AND owner_id = ?"
 )
 _finish_values = JOBS.encoder((*_FINISHED, "job_id", "owner_id"), given=("job_id", "owner_id"))
+_SQL_STORE_RESULTS = (
+    "INSERT INTO results (strategy_id, content_hash, results) SELECT strategy_id, content_hash, ? FROM jobs "
+    "WHERE job_id = ? AND NOT EXISTS ("
+    "  SELECT 1 FROM results AS r WHERE r.strategy_id = jobs.strategy_id AND r.content_hash = jobs.content_hash)"
+)
+# One index seek (jobs_strategy_url_status) finds the completed job before this one; none means no change.
+_SQL_HAS_CHANGES = """
+UPDATE jobs SET has_changes = COALESCE((
+    SELECT p.content_hash IS NOT jobs.content_hash FROM jobs AS p
+    WHERE p.strategy_id = jobs.strategy_id AND p.url = jobs.url AND p.status = 'completed'
+      AND (p.created_at, p.seq) < (jobs.created_at, jobs.seq)
+    ORDER BY p.created_at DESC, p.seq DESC LIMIT 1
+), 0) WHERE job_id = ?
+"""
+# A scheduled job whose schedule has a webhook gets a delivery, with the schedule's webhook as it is now.
+_SQL_ENQUEUE_WEBHOOK = """
+INSERT INTO webhook_deliveries (delivery_id, schedule_id, job_id, webhook_url, webhook_type, webhook_secret,
+                                webhook_metadata, has_changes, status, attempt_count, next_attempt_at, created_at)
+SELECT ?, s.schedule_id, j.job_id, s.webhook_url, COALESCE(s.webhook_type, 'standard'), s.webhook_secret,
+       s.webhook_metadata, COALESCE(j.has_changes, 0), 'pending', 0, ?, ?
+FROM jobs AS j JOIN schedules AS s ON s.schedule_id = j.schedule_id
+WHERE j.job_id = ? AND s.webhook_url IS NOT NULL AND s.deleted_at IS NULL
+  AND (s.webhook_on = 'always' OR j.has_changes = 1)
+"""
+_SQL_PREVIOUS_COMPLETED = JOBS.select(
+    "WHERE strategy_id = ? AND url = ? AND status = 'completed' "
+    "AND (created_at, seq) < (?, (SELECT seq FROM jobs WHERE job_id = ?)) "
+    "ORDER BY created_at DESC, seq DESC LIMIT 1"
+)
 _SQL_BATCH_PROGRESS = (
     "SELECT COUNT(*), TOTAL(status = 'pending'), TOTAL(status = 'running'), TOTAL(status = 'completed'), "
     "TOTAL(status = 'failed'), MIN(strategy_id) FROM jobs WHERE batch_id = ?"
@@ -109,7 +141,15 @@ _SQL_ORPHANED_OWNERS = (
 )
 
 
-class SQLiteStore:
+def encode_results(results: Sequence[Any] | None, job_id: str) -> str:
+    """A completed job's results as the JSON text the `results` table keeps."""
+    try:
+        return orjson.dumps(list(results or ())).decode()
+    except orjson.JSONEncodeError as exc:
+        raise ValidationError(f"The results of job {job_id} cannot be stored as JSON: {exc}") from exc
+
+
+class SQLiteStore(MonitoringQueries):
     """A `Store` in one SQLite file, in WAL mode; `":memory:"` keeps everything in this process.
 
     `path` may also be a `file:` URI (`file:/data/x.db?mode=ro`). `busy_timeout` is how many seconds an
@@ -385,11 +425,56 @@ class SQLiteStore:
         if outcome.item_count is None and outcome.results is not None:
             outcome = replace(outcome, item_count=len(outcome.results))
         values = _finish_values(outcome, job_id=job_id, owner_id=owner_id)
-        return await self._write(_changes_one(_SQL_FINISH_JOB, values))
+        completed = status is JobStatus.COMPLETED
+        results = encode_results(outcome.results, job_id) if completed else None
+        stamp = format_timestamp(outcome.completed_at)
+
+        async def body(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute(_SQL_FINISH_JOB, values)
+            if cursor.rowcount != 1:
+                return False
+            if completed:
+                await conn.execute(_SQL_STORE_RESULTS, (results, job_id))
+                await conn.execute(_SQL_HAS_CHANGES, (job_id,))
+            await conn.execute(_SQL_ENQUEUE_WEBHOOK, (str(uuid.uuid4()), stamp, stamp, job_id))
+            return True
+
+        finished: bool = await self._write(body)
+        return finished
 
     async def get_job(self, job_id: str) -> Job | None:
         rows = await self._rows(_SQL_GET_JOB, (job_id,))
         return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def previous_completed(self, job: Job) -> Job | None:
+        """The completed job of the same strategy and URL created just before `job`, if any."""
+        params = (job.strategy_id, job.url, format_timestamp(job.created_at), job.job_id)
+        rows = await self._rows(_SQL_PREVIOUS_COMPLETED, params)
+        return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def stats(self) -> dict[str, int]:
+        """How many jobs and distinct result sets the store holds."""
+        rows = await self._rows("SELECT (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM results)")
+        return {"jobs": int(rows[0][0]), "result_sets": int(rows[0][1])}
+
+    async def _jobs_from_rows(self, rows: Sequence[_Row]) -> list[Job]:
+        return await JOBS.decode_all(rows)
+
+    async def _vacuum(self) -> int:
+        """Give free pages back to the file system; return the bytes reclaimed (0 in memory)."""
+
+        async def size(conn: aiosqlite.Connection) -> int:
+            rows = list(await conn.execute_fetchall("SELECT page_count * page_size FROM pragma_page_count(), "
+                                                    "pragma_page_size()"))
+            return int(rows[0][0])
+
+        before = await self._read(size)
+
+        async def vacuum(conn: aiosqlite.Connection) -> None:
+            await conn.execute("VACUUM")
+
+        await self._read(vacuum)  # VACUUM cannot run inside a transaction
+        return max(0, before - await self._read(size))
 
     async def list_jobs(
         self,
@@ -398,12 +483,19 @@ class SQLiteStore:
         status: JobStatus | None = None,
         since: datetime | None = None,
         batch_id: str | None = None,
+        schedule_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> list[Job]:
         """Newest first (creation time, then insertion order). `since` keeps jobs created at or after it."""
         sql, params = list_jobs_query(
-            strategy_id=strategy_id, status=status, since=since, batch_id=batch_id, limit=limit, offset=offset
+            strategy_id=strategy_id,
+            status=status,
+            since=since,
+            batch_id=batch_id,
+            schedule_id=schedule_id,
+            limit=limit,
+            offset=offset,
         )
         return await JOBS.decode_all(await self._rows(sql, params))
 
@@ -495,6 +587,7 @@ def list_jobs_query(
     status: JobStatus | None = None,
     since: datetime | None = None,
     batch_id: str | None = None,
+    schedule_id: str | None = None,
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[str, list[Any]]:
@@ -510,6 +603,9 @@ def list_jobs_query(
     if batch_id is not None:
         where.append("batch_id = ?")
         params.append(batch_id)
+    if schedule_id is not None:
+        where.append("schedule_id = ?")
+        params.append(schedule_id)
     if since is not None:
         where.append("created_at >= ?")
         params.append(format_timestamp(since))

@@ -32,16 +32,28 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from meterlocal.errors import ValidationError
-from meterlocal.models import Job, JobStatus, Strategy, format_timestamp
+from meterlocal.models import (
+    Job,
+    JobStatus,
+    Schedule,
+    Strategy,
+    WebhookAttempt,
+    WebhookDelivery,
+    format_timestamp,
+)
 from meterlocal.store.base import OwnerInfo
 
 __all__ = [
     "JOBS",
     "OWNERS",
+    "SCHEDULES",
     "STRATEGIES",
     "TABLES",
+    "WEBHOOK_ATTEMPTS",
+    "WEBHOOK_DELIVERIES",
     "Column",
     "Table",
+    "decode_json",
     "json_column",
     "list_column",
     "optional_time_column",
@@ -66,6 +78,8 @@ class Column:
     with `read=False` is one the record does not carry (`jobs.owner_id`): its value is given when a row is
     written, and it is not read back. A `big` column may hold megabytes: it comes after every small one, and
     rows whose big values are long are decoded in a worker thread. `label` names the value in error messages.
+    A column with an `expression` is not stored in the table: it is read through that SQL expression (a value
+    of another table, such as a job's results) and never written by `insert()` or `encode()`.
     """
 
     name: str
@@ -74,6 +88,7 @@ class Column:
     read: bool = True
     big: bool = False
     label: str = ""
+    expression: str | None = None
 
 
 def _optional_time(value: datetime | None) -> str | None:
@@ -102,6 +117,19 @@ def _loads_list(text: str | None) -> Any:
 
 def _status(status: JobStatus | str) -> str:
     return JobStatus(status).value
+
+
+def _optional_flag(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _optional_bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def decode_json(text: str | None) -> Any:
+    """A JSON document stored by a `json_column` (None for NULL)."""
+    return _loads(text)
 
 
 def time_column(name: str) -> Column:
@@ -143,7 +171,8 @@ class Table(Generic[_R]):
     ) -> None:
         self.name = name
         self.columns = tuple(columns)
-        self.names = tuple(column.name for column in self.columns)
+        self.names = tuple(column.name for column in self.columns if column.expression is None)
+        """The stored columns, in schema order: what `insert()` writes."""
         self.key = key
         self.noun = noun
         self.unmapped = tuple(unmapped)
@@ -151,14 +180,17 @@ class Table(Generic[_R]):
         self._by_name = {column.name: column for column in self.columns}
         if not all(part.isidentifier() for part in (name, *self.names, *self.unmapped)):
             raise ValueError(f"table {name!r}: table and column names must be identifiers")
-        if len(self._by_name) != len(self.columns) or key not in self._by_name:
+        if len(self._by_name) != len(self.columns) or key not in self.names:
             raise ValueError(f"table {name}: column names must be unique, and the key {key!r} one of them")
         big = [column.big for column in self.columns]
         if big != sorted(big):
             raise ValueError(f"table {name}: the big columns must come after every small one")
         self.read_names = tuple(column.name for column in self.columns if column.read)
         """The columns a record is read from, in the order of `select_list`."""
-        self.select_list = ", ".join(self.read_names)
+        self.select_list = ", ".join(
+            name if self._by_name[name].expression is None else f"({self._by_name[name].expression}) AS {name}"
+            for name in self.read_names
+        )
         self._big = tuple(i for i, name in enumerate(self.read_names) if self._by_name[name].big)
         self.encode: Callable[..., tuple[Any, ...]] = self.encoder(self.names)
         """`encode(record, **given)`: the row of `record` for `insert()`; `given` holds the columns the record
@@ -305,11 +337,13 @@ JOBS: Table[Job] = Table(
         Column("job_id"),
         Column("strategy_id"),
         Column("batch_id"),
+        Column("schedule_id"),
         Column("url"),
         Column("status", _status, JobStatus),
         Column("owner_id", read=False),  # the manager that holds the job; a Job does not carry it
         Column("item_count"),
         Column("content_hash"),
+        Column("has_changes", _optional_flag, _optional_bool),
         Column("error"),
         time_column("created_at"),
         optional_time_column("started_at"),
@@ -318,13 +352,91 @@ JOBS: Table[Job] = Table(
         list_column("warnings"),
         json_column("parameters", big=True),
         json_column("structural_signature", big=True, label="structural signature"),
-        json_column("results", big=True),  # possibly megabytes: the last column
+        # Results are stored once per distinct content of a strategy (table `results`); a job reads them by its
+        # content hash. Possibly megabytes: the last value read.
+        Column(
+            "results",
+            decode=_loads,
+            big=True,
+            expression="SELECT r.results FROM results AS r "
+            "WHERE r.strategy_id = jobs.strategy_id AND r.content_hash = jobs.content_hash",
+        ),
     ],
     # Not validated again: the store wrote these values itself, and validating 30,000 result items costs ~10 ms.
     build=Job.model_construct,
     key="job_id",
     noun="job",
-    unmapped=("seq",),  # the rowid: insertion order, which breaks ties between equal creation times
+    # seq: the rowid, insertion order, which breaks ties between equal creation times; seen_at: set by
+    # schedule_changes alone.
+    unmapped=("seq", "seen_at"),
+)
+
+SCHEDULES: Table[Schedule] = Table(
+    "schedules",
+    [
+        Column("schedule_id"),
+        Column("strategy_id"),
+        Column("url"),
+        json_column("urls"),
+        Column("schedule_type"),
+        Column("interval_seconds"),
+        Column("cron_expression"),
+        Column("timezone"),
+        Column("enabled", int, bool),
+        json_column("parameters"),
+        Column("webhook_url"),
+        json_column("webhook_metadata"),
+        Column("webhook_secret"),
+        Column("webhook_type"),
+        Column("webhook_on"),
+        optional_time_column("next_run_at"),
+        optional_time_column("last_run_at"),
+        time_column("created_at"),
+        time_column("updated_at"),
+    ],
+    build=Schedule.model_construct,
+    key="schedule_id",
+    noun="schedule",
+    unmapped=("deleted_at",),
+)
+
+WEBHOOK_DELIVERIES: Table[WebhookDelivery] = Table(
+    "webhook_deliveries",
+    [
+        Column("delivery_id"),
+        Column("schedule_id"),
+        Column("job_id"),
+        Column("webhook_url"),
+        Column("webhook_type"),
+        Column("status"),
+        Column("attempt_count"),
+        optional_time_column("next_attempt_at"),
+        Column("last_status_code"),
+        Column("last_error"),
+        time_column("created_at"),
+        optional_time_column("delivered_at"),
+    ],
+    build=WebhookDelivery.model_construct,
+    key="delivery_id",
+    noun="webhook delivery",
+    # Written when the job finishes (a copy of the schedule's webhook as it was) and by the claim, read by the
+    # outbox alone.
+    unmapped=("webhook_secret", "webhook_metadata", "has_changes", "claimed_by", "claimed_until"),
+)
+
+WEBHOOK_ATTEMPTS: Table[WebhookAttempt] = Table(
+    "webhook_attempts",
+    [
+        Column("delivery_id", read=False),
+        Column("attempt"),
+        time_column("attempted_at"),
+        Column("status_code"),
+        Column("error"),
+        Column("duration_ms"),
+    ],
+    build=WebhookAttempt.model_construct,
+    key="delivery_id",
+    noun="webhook attempt",
 )
 
 OWNERS: Table[OwnerInfo] = Table(
@@ -335,5 +447,5 @@ OWNERS: Table[OwnerInfo] = Table(
     noun="owner",
 )
 
-TABLES: tuple[Table[Any], ...] = (STRATEGIES, JOBS, OWNERS)
+TABLES: tuple[Table[Any], ...] = (STRATEGIES, JOBS, OWNERS, SCHEDULES, WEBHOOK_DELIVERIES, WEBHOOK_ATTEMPTS)
 """Every table whose rows are records."""
