@@ -7,6 +7,7 @@ Timestamps are timezone-aware UTC datetimes and serialise as ISO-8601 with a `Z`
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, computed_fie
 __all__ = [
     "Batch",
     "BatchProgress",
+    "Clock",
     "Comparison",
     "HistoryEntry",
     "Job",
@@ -28,6 +30,10 @@ __all__ = [
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
     return datetime.now(UTC)
+
+
+Clock = Callable[[], datetime]
+"""What a manager and its collaborators read the time from: returns an aware UTC datetime (`utcnow` by default)."""
 
 
 def _iso_z(value: datetime) -> str:
