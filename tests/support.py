@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from meterlocal.models import Job, JobStatus, Strategy
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -88,6 +92,44 @@ class Site:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+class FakeClock:
+    """A clock a test moves by hand: pass it as `clock=` and call `advance(...)`; it never moves by itself."""
+
+    def __init__(self, start: datetime = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **span: float) -> datetime:
+        """Move the time forward by a `timedelta(**span)`; return the new time."""
+        self.now += timedelta(**span)
+        return self.now
+
+
+def strategy_record(document: dict[str, Any] | None = None, *, at: datetime | None = None) -> Strategy:
+    """A `Strategy` to put straight into a store (`BOOKS` unless `document` is given)."""
+    now = at or datetime.now(UTC)
+    return Strategy(
+        strategy_id=str(uuid.uuid4()),
+        name="Books",
+        strategy=document or BOOKS,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def pending_job(strategy_id: str, url: str, *, at: datetime | None = None) -> Job:
+    """A `pending` job to put straight into a store with `add_jobs`."""
+    return Job(
+        job_id=str(uuid.uuid4()),
+        strategy_id=strategy_id,
+        url=url,
+        status=JobStatus.PENDING,
+        created_at=at or datetime.now(UTC),
+    )
 
 
 def load_strategy(name: str) -> dict[str, Any]:
