@@ -6,7 +6,7 @@ cannot bind, a `since` span that overflows, settings that bypassed pydantic.
 
 Numeric rules are annotated types (`Limit`, `Offset`, `Count`, `Seconds`): their bounds are stated once, checked
 here (strictly: `"10"` is not a limit in Python) and reusable by any pydantic model, whose JSON Schema then carries
-the same bounds. An error message says what the rule asks for in words derived from those bounds.
+the same bounds. An error message says what the rule asks for, in words derived from its bounds (or description).
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ class JobManager:
             except BaseException:
                 with contextlib.suppress(Exception):  # the error that stopped the opening is the one to report
                     await self._stop(started, timeout=0)
-                    await self._store.close()
+                await self._store.close()
                 raise
             self._state = "open"
 
@@ -162,11 +162,19 @@ class JobManager:
 
     @staticmethod
     async def _stop(collaborators: Sequence[_Collaborator], *, timeout: float) -> None:
-        """Stop `collaborators` in reverse order, all of them within `timeout` seconds."""
+        """Stop `collaborators` in reverse order, all of them within `timeout` seconds. Each one is stopped even
+        when one before it fails (a heartbeat left running would keep a closed manager alive); then the first
+        failure is raised."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        failures: list[Exception] = []
         for collaborator in reversed(collaborators):
-            await collaborator.stop(max(0.0, deadline - loop.time()))
+            try:
+                await collaborator.stop(max(0.0, deadline - loop.time()))
+            except Exception as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
     async def _ready(self) -> Store:
         if self._state != "open":
