@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from meterlocal.clock import ManualClock
+
+from meterlocal.models import Job, JobStatus, Strategy
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -89,6 +95,34 @@ class Site:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+def FakeClock(start: datetime = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)) -> ManualClock:  # noqa: N802
+    """A clock a test moves by hand (`meterlocal.clock.ManualClock`), starting at a fixed time."""
+    return ManualClock(start)
+
+
+def strategy_record(document: dict[str, Any] | None = None, *, at: datetime | None = None) -> Strategy:
+    """A `Strategy` to put straight into a store (`BOOKS` unless `document` is given)."""
+    now = at or datetime.now(UTC)
+    return Strategy(
+        strategy_id=str(uuid.uuid4()),
+        name="Books",
+        strategy=document or BOOKS,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def pending_job(strategy_id: str, url: str, *, at: datetime | None = None) -> Job:
+    """A `pending` job to put straight into a store with `add_jobs`."""
+    return Job(
+        job_id=str(uuid.uuid4()),
+        strategy_id=strategy_id,
+        url=url,
+        status=JobStatus.PENDING,
+        created_at=at or datetime.now(UTC),
+    )
 
 
 def load_strategy(name: str) -> dict[str, Any]:

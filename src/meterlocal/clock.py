@@ -7,17 +7,11 @@ pass of the loop (or `await jm.run_due_schedules()`) fires it. Waiting itself st
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from meterlocal.models import utcnow
+from meterlocal.models import Clock, utcnow
 
-__all__ = ["Clock", "ManualClock", "system_clock"]
-
-Clock = Callable[[], datetime]
-"""A function returning the current time as an aware UTC datetime."""
-
-system_clock: Clock = utcnow
+__all__ = ["Clock", "ManualClock"]
 
 
 class ManualClock:
@@ -29,11 +23,12 @@ class ManualClock:
     def __call__(self) -> datetime:
         return self._now
 
-    def advance(self, seconds: float) -> datetime:
-        """Move forward by `seconds` (never backward); return the new time."""
-        if seconds < 0:
+    def advance(self, seconds: float = 0.0, **span: float) -> datetime:
+        """Move forward by `seconds` (and any `timedelta` keywords: `minutes=5`); return the new time."""
+        step = timedelta(seconds=seconds, **span)
+        if step < timedelta(0):
             raise ValueError("a ManualClock only moves forward")
-        self._now += timedelta(seconds=seconds)
+        self._now += step
         return self._now
 
     def set(self, when: datetime) -> None:

@@ -7,6 +7,7 @@ Timestamps are timezone-aware UTC datetimes and serialise as ISO-8601 with a `Z`
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,7 @@ __all__ = [
     "ChangedItem",
     "Changelog",
     "ChangelogEntry",
+    "Clock",
     "Comparison",
     "HistoryEntry",
     "Job",
@@ -48,6 +50,10 @@ def format_timestamp(value: datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(timespec="microseconds") + "Z"
+
+
+Clock = Callable[[], datetime]
+"""What a manager and its collaborators read the time from: returns an aware UTC datetime (`utcnow` by default)."""
 
 
 Timestamp = Annotated[

@@ -26,7 +26,9 @@ FAST = Settings(schedule_poll_seconds=0.02, webhook_backoff_base=10.0)
 
 
 def page(books: dict[str, str]) -> str:
-    items = "".join(f"<li class='book'><span class='t'>{t}</span><span class='p'>{p}</span></li>" for t, p in books.items())
+    items = "".join(
+        f"<li class='book'><span class='t'>{t}</span><span class='p'>{p}</span></li>" for t, p in books.items()
+    )
     return f"<html><body><ul>{items}</ul></body></html>"
 
 
@@ -110,7 +112,9 @@ async def test_after_downtime_an_overdue_schedule_runs_once_and_next_is_from_now
     assert (after.next_run_at - clock()).total_seconds() == pytest.approx(60)
 
 
-async def test_a_batch_schedule_creates_one_job_per_url(jm: JobManager, shop: Shop, site: Site, clock: ManualClock) -> None:
+async def test_a_batch_schedule_creates_one_job_per_url(
+    jm: JobManager, shop: Shop, site: Site, clock: ManualClock
+) -> None:
     other = site.page("/other", page({"Beloved": "£9"}))
     strategy = await jm.create_strategy("Shop", STRATEGY)
     schedule = await jm.create_schedule(strategy.strategy_id, urls=[shop.url, other], interval_seconds=5)
@@ -193,7 +197,10 @@ async def test_webhook_gets_meters_payload_with_secret_and_signature(
 ) -> None:
     strategy = await jm.create_strategy("Shop", STRATEGY)
     schedule = await jm.create_schedule(
-        strategy.strategy_id, url=shop.url, interval_seconds=60, webhook_url=receiver.url,
+        strategy.strategy_id,
+        url=shop.url,
+        interval_seconds=60,
+        webhook_url=receiver.url,
         webhook_metadata={"project": "books"},
     )
     assert schedule.webhook_secret.startswith("whsec_") and schedule.webhook_type == "standard"
@@ -217,8 +224,9 @@ async def test_failed_deliveries_retry_with_backoff_and_every_attempt_is_recorde
     jm: JobManager, shop: Shop, clock: ManualClock, receiver: Receiver
 ) -> None:
     strategy = await jm.create_strategy("Shop", STRATEGY)
-    schedule = await jm.create_schedule(strategy.strategy_id, url=shop.url, interval_seconds=60,
-                                        webhook_url=receiver.url)
+    schedule = await jm.create_schedule(
+        strategy.strategy_id, url=shop.url, interval_seconds=60, webhook_url=receiver.url
+    )
     receiver.mode = "fail"
     await run_once(jm, clock, 60)
     assert await jm.deliver_webhooks() == 1
@@ -258,8 +266,9 @@ async def test_webhook_on_changes_skips_unchanged_runs(
     jm: JobManager, shop: Shop, clock: ManualClock, receiver: Receiver
 ) -> None:
     strategy = await jm.create_strategy("Shop", STRATEGY)
-    await jm.create_schedule(strategy.strategy_id, url=shop.url, interval_seconds=60, webhook_url=receiver.url,
-                             webhook_on="changes")
+    await jm.create_schedule(
+        strategy.strategy_id, url=shop.url, interval_seconds=60, webhook_url=receiver.url, webhook_on="changes"
+    )
     await run_once(jm, clock, 60)
     await run_once(jm, clock, 60)
     shop.books["Dune"] = "£99"
@@ -328,8 +337,13 @@ async def test_in_process_listeners_see_finished_jobs(jm: JobManager, shop: Shop
 
 async def test_schedule_crud_follows_meters_rules(jm: JobManager, shop: Shop, site: Site, receiver: Receiver) -> None:
     strategy = await jm.create_strategy("Shop", STRATEGY)
-    schedule = await jm.create_schedule(strategy.strategy_id, url=shop.url, cron_expression="0 9 * * 1-5",
-                                        timezone="Europe/Paris", webhook_url=receiver.url)
+    schedule = await jm.create_schedule(
+        strategy.strategy_id,
+        url=shop.url,
+        cron_expression="0 9 * * 1-5",
+        timezone="Europe/Paris",
+        webhook_url=receiver.url,
+    )
     assert schedule.schedule_type == "cron" and schedule.id == schedule.schedule_id
     other = site.url("/other")
     moved = await jm.update_schedule(schedule.schedule_id, urls=[shop.url, other], interval_seconds=120)

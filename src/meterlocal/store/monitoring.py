@@ -187,8 +187,12 @@ class MonitoringQueries:
     ) -> FireOutcome:
         """In one transaction: advance `next_run_at` if it still is `expected_next_run_at`, then insert `jobs`
         unless the schedule's previous run is still pending or running."""
-        fire = (format_timestamp(next_run_at), format_timestamp(fired_at), schedule_id,
-                format_timestamp(expected_next_run_at))
+        fire = (
+            format_timestamp(next_run_at),
+            format_timestamp(fired_at),
+            schedule_id,
+            format_timestamp(expected_next_run_at),
+        )
         rows = [JOBS.encode(job, owner_id=owner_id) for job in jobs]
 
         async def body(conn: aiosqlite.Connection) -> FireOutcome:
@@ -343,4 +347,3 @@ async def _require_strategy(conn: aiosqlite.Connection, strategy_id: str) -> Non
     )
     if not rows:
         raise StrategyNotFoundError(strategy_id)
-

@@ -464,8 +464,11 @@ class SQLiteStore(MonitoringQueries):
         """Give free pages back to the file system; return the bytes reclaimed (0 in memory)."""
 
         async def size(conn: aiosqlite.Connection) -> int:
-            rows = list(await conn.execute_fetchall("SELECT page_count * page_size FROM pragma_page_count(), "
-                                                    "pragma_page_size()"))
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+                )
+            )
             return int(rows[0][0])
 
         before = await self._read(size)
