@@ -8,14 +8,13 @@ import mimetypes
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from meterlocal.clock import ManualClock
-
 from meterlocal.models import Job, JobStatus, Strategy
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,6 +4,7 @@
 one document with no store and no network; `compare` tells how two result sets differ.
 """
 
+from meterlocal.clock import ManualClock
 from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
     BatchNotFoundError,
@@ -18,6 +19,7 @@ from meterlocal.errors import (
     MeterlocalError,
     NotFoundError,
     ResponseTooLargeError,
+    ScheduleNotFoundError,
     StrategyError,
     StrategyNotFoundError,
     UnavailableError,
@@ -25,7 +27,23 @@ from meterlocal.errors import (
 )
 from meterlocal.extract import compile_strategy, extract
 from meterlocal.manager import JobManager
-from meterlocal.models import Batch, BatchProgress, Comparison, HistoryEntry, Job, JobStatus, Strategy
+from meterlocal.models import (
+    Batch,
+    BatchProgress,
+    ChangedItem,
+    Changelog,
+    ChangelogEntry,
+    Comparison,
+    HistoryEntry,
+    Job,
+    JobStatus,
+    Schedule,
+    ScheduleChanges,
+    Strategy,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookTestResult,
+)
 from meterlocal.settings import Settings
 
 __version__ = "0.1.0"
@@ -35,6 +53,9 @@ __all__ = [
     "BatchNotFoundError",
     "BatchProgress",
     "BlockedURLError",
+    "ChangedItem",
+    "Changelog",
+    "ChangelogEntry",
     "Comparison",
     "ExtractionError",
     "FetchError",
@@ -47,15 +68,22 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "JobTimeoutError",
+    "ManualClock",
     "MeterlocalError",
     "NotFoundError",
     "ResponseTooLargeError",
+    "Schedule",
+    "ScheduleChanges",
+    "ScheduleNotFoundError",
     "Settings",
     "Strategy",
     "StrategyError",
     "StrategyNotFoundError",
     "UnavailableError",
     "ValidationError",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookTestResult",
     "__version__",
     "compare",
     "compile_strategy",

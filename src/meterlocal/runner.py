@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,8 +52,10 @@ class JobRunner:
         fetcher: Callable[[], contextlib.AbstractAsyncContextManager[Fetcher]],
         pool: Executor,
         clock: Clock = utcnow,
+        on_finish: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
+        self._on_finish = on_finish
         self._job_timeout = settings.job_timeout
         self._owner_id = owner_id
         self._open_fetcher = fetcher
@@ -158,7 +160,7 @@ class JobRunner:
             logger.exception("job %s failed unexpectedly", job_id)
             outcome = self._failed(f"Internal error while running the job: {type(exc).__name__}: {exc}", job.url)
         try:
-            await store.finish_job(job_id, outcome, owner_id=self._owner_id)
+            finished = await store.finish_job(job_id, outcome, owner_id=self._owner_id)
         except MeterlocalError as exc:
             if outcome.status is not JobStatus.COMPLETED:
                 raise
@@ -168,7 +170,12 @@ class JobRunner:
             failure = self._failed(
                 f"The results ({outcome.item_count} items) could not be saved: {exc}", outcome.final_url
             )
-            await store.finish_job(job_id, failure, owner_id=self._owner_id)
+            finished = await store.finish_job(job_id, failure, owner_id=self._owner_id)
+        if finished and self._on_finish is not None:
+            try:
+                await self._on_finish(job_id)
+            except Exception:  # a listener's failure is not the job's
+                logger.exception("telling listeners that job %s finished failed", job_id)
 
     async def _execute(self, job: Job) -> JobOutcome:
         strategy = await self._store.get_strategy(job.strategy_id)

@@ -9,15 +9,8 @@ from datetime import UTC, datetime
 import orjson
 
 from meterlocal.models import Job, JobStatus
-from meterlocal.notify.payloads import (
-    WebhookType,
-    detect_webhook_type,
-    job_payload,
-    new_webhook_secret,
-    render_body,
-    sign,
-    verify_signature,
-)
+from meterlocal.notify.payloads import job_payload, render_body
+from meterlocal.webhooks import WebhookType, detect_webhook_type, new_webhook_secret, sign, verify_signature
 
 NOW = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from meterlocal import JobManager, ScheduleNotFoundError, Settings, ValidationError
 from meterlocal.clock import ManualClock
-from meterlocal.notify import verify_signature
+from meterlocal.webhooks import verify_signature
 from support import Receiver, Site
 
 STRATEGY = {"container": "li.book", "fields": {"title": ".t", "price": ".p"}, "key": "title"}
@@ -68,7 +68,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def jm(tmp_path: Path, clock: ManualClock) -> AsyncIterator[JobManager]:
-    async with JobManager(tmp_path / "store.db", FAST, clock=clock) as manager:
+    # run_schedules=False: nothing fires or delivers by itself, so each test says when (run_due_schedules,
+    # deliver_webhooks); test_the_loop_runs_a_one_second_schedule_for_real covers the background loop.
+    async with JobManager(tmp_path / "store.db", FAST, clock=clock, run_schedules=False) as manager:
         yield manager
 
 
@@ -248,7 +250,7 @@ async def test_failed_deliveries_retry_with_backoff_and_every_attempt_is_recorde
 async def test_deliveries_stop_after_the_last_attempt(tmp_path: Path, shop: Shop, receiver: Receiver) -> None:
     clock = ManualClock()
     settings = FAST.model_copy(update={"webhook_max_attempts": 2})
-    async with JobManager(tmp_path / "s.db", settings, clock=clock) as jm:
+    async with JobManager(tmp_path / "s.db", settings, clock=clock, run_schedules=False) as jm:
         strategy = await jm.create_strategy("Shop", STRATEGY)
         await jm.create_schedule(strategy.strategy_id, url=shop.url, interval_seconds=60, webhook_url=receiver.url)
         receiver.mode = "fail"
@@ -293,7 +295,7 @@ async def test_a_slow_receiver_never_delays_jobs(
 async def test_the_ssrf_guard_applies_to_webhooks(tmp_path: Path, shop: Shop, receiver: Receiver) -> None:
     clock = ManualClock()
     settings = FAST.model_copy(update={"block_private_addresses": True, "allowed_private_hosts": ()})
-    guarded = JobManager(tmp_path / "g.db", settings, fixtures=None, clock=clock)
+    guarded = JobManager(tmp_path / "g.db", settings, clock=clock, run_schedules=False)
     async with guarded as jm:
         result = await jm.test_webhook(receiver.url)
         assert not result.success and result.status_code == 0 and "private address" in result.message
@@ -417,3 +419,18 @@ async def test_unchanged_runs_store_their_results_once_and_prune_keeps_changes(
     assert changed.job_id in {j.job_id for j in remaining}
     assert len(remaining) == 2 and report.jobs_deleted == 7
     assert (await jm.store_stats())["result_sets"] == 1
+
+
+async def test_the_loop_runs_a_one_second_schedule_for_real(tmp_path: Path, shop: Shop, receiver: Receiver) -> None:
+    # The one test on the real clock: the manager's own loop fires and its own outbox delivers, unasked.
+    async with JobManager(tmp_path / "real.db", Settings(schedule_poll_seconds=0.1)) as jm:
+        strategy = await jm.create_strategy("Shop", STRATEGY)
+        schedule = await jm.create_schedule(
+            strategy.strategy_id, url=shop.url, interval_seconds=1, webhook_url=receiver.url
+        )
+        await receiver.wait_for(2, timeout=15)
+        jobs = await jm.list_jobs(schedule_id=schedule.schedule_id, limit=100)
+        assert len(jobs) >= 2
+        assert {body["schedule_id"] for body in receiver.bodies()} == {schedule.schedule_id}
+        created = sorted(job.created_at for job in jobs)
+        assert all((b - a).total_seconds() >= 0.9 for a, b in zip(created, created[1:], strict=False))

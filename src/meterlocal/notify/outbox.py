@@ -18,9 +18,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -28,45 +27,18 @@ from aiohttp.resolver import DefaultResolver
 
 from meterlocal.errors import MeterlocalError
 from meterlocal.fetch.guard import GuardedResolver, PrivateAddressError, is_ip_literal, is_public_address
-from meterlocal.models import Job, WebhookAttempt, WebhookDelivery, WebhookTestResult
-from meterlocal.notify.payloads import (
-    SECRET_HEADER,
-    SIGNATURE_HEADER,
-    WebhookType,
-    detect_webhook_type,
-    job_payload,
-    render_body,
-    sign,
-)
+from meterlocal.models import Clock, WebhookAttempt, WebhookDelivery, WebhookTestResult
+from meterlocal.notify.payloads import job_payload, render_body
 from meterlocal.settings import Settings
+from meterlocal.store import Store
+from meterlocal.webhooks import SECRET_HEADER, SIGNATURE_HEADER, WebhookType, detect_webhook_type, sign
 
-__all__ = ["DeliveryStore", "Poster", "WebhookOutbox", "send_test_webhook"]
+__all__ = ["Poster", "WebhookOutbox", "send_test_webhook"]
 
 logger = logging.getLogger(__name__)
 
 _LEASE_MARGIN = 30.0  # seconds beyond webhook_timeout before another manager may retry a claimed delivery
 _ERROR_TEXT_LIMIT = 500
-
-
-class DeliveryStore(Protocol):
-    """The store methods the outbox uses."""
-
-    async def claim_deliveries(
-        self, *, now: datetime, owner_id: str, lease_until: datetime, limit: int
-    ) -> list[WebhookDelivery]: ...
-
-    async def record_delivery_attempt(
-        self,
-        delivery_id: str,
-        attempt: WebhookAttempt,
-        *,
-        owner_id: str,
-        delivered: bool,
-        next_attempt_at: datetime | None,
-    ) -> bool: ...
-
-    async def delivery_context(self, delivery_id: str) -> tuple[Job, bool, dict[str, Any] | None, str | None] | None:
-        """The delivery's job, whether it changed, the metadata and secret captured with it."""
 
 
 class Poster:
@@ -136,18 +108,21 @@ def _headers(delivery_id: str, body: bytes, secret: str | None, now: datetime, s
 
 
 class WebhookOutbox:
-    """Claims and delivers the store's due webhooks; one per open manager."""
+    """Claims and delivers the store's due webhooks; one per open manager. Without `background`, `start()`
+    starts no passes: deliveries go out only when `run_once()` is called."""
 
     def __init__(
         self,
-        store: DeliveryStore,
+        store: Store,
         settings: Settings,
         *,
-        owner_id: Callable[[], str],
-        clock: Callable[[], datetime],
+        owner_id: str,
+        clock: Clock,
         poster: Poster | None = None,
+        background: bool = True,
     ) -> None:
         self._store = store
+        self._background = background
         self._settings = settings
         self._owner_id = owner_id
         self._clock = clock
@@ -157,19 +132,22 @@ class WebhookOutbox:
         self._inflight: set[asyncio.Task[None]] = set()
         self._rng = random.Random()
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="meterlocal-webhooks")
+    async def start(self) -> None:
+        """Start looking for due deliveries in a task of the running loop."""
+        if self._task is None and self._background:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="meterlocal-webhooks")
 
     def wake(self) -> None:
         """Look for due deliveries now (a job just finished)."""
         self._wake.set()
 
-    async def close(self, timeout: float) -> None:
+    async def stop(self, timeout: float) -> None:
         """Stop claiming; give in-flight deliveries up to `timeout` seconds, then abandon them (their lease
         expires and another manager retries them)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         if self._inflight:
             _, pending = await asyncio.wait(self._inflight, timeout=timeout)
             for task in pending:
@@ -190,6 +168,8 @@ class WebhookOutbox:
                 await self._claim_and_start()
             except MeterlocalError:
                 logger.warning("could not read the webhook outbox", exc_info=True)
+            except Exception:
+                logger.exception("webhook outbox pass failed unexpectedly")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.schedule_poll_seconds)
             self._wake.clear()
@@ -201,7 +181,7 @@ class WebhookOutbox:
         now = self._clock()
         lease = timedelta(seconds=self._settings.webhook_timeout + _LEASE_MARGIN)
         claimed = await self._store.claim_deliveries(
-            now=now, owner_id=self._owner_id(), lease_until=now + lease, limit=room
+            now=now, owner_id=self._owner_id, lease_until=now + lease, limit=room
         )
         tasks = []
         for delivery in claimed:
@@ -245,7 +225,7 @@ class WebhookOutbox:
                 error,
             )
         await self._store.record_delivery_attempt(
-            delivery.delivery_id, attempt, owner_id=self._owner_id(), delivered=delivered, next_attempt_at=next_at
+            delivery.delivery_id, attempt, owner_id=self._owner_id, delivered=delivered, next_attempt_at=next_at
         )
 
     def _backoff(self, attempt: int) -> float:

@@ -15,62 +15,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from meterlocal.errors import MeterlocalError
-from meterlocal.models import Job, Schedule
+from meterlocal.models import Clock, Job, Schedule
 from meterlocal.schedules.rules import next_due
+from meterlocal.store import FireOutcome, Store
 
-__all__ = ["FireOutcome", "ScheduleLoop", "ScheduleStore"]
+__all__ = ["ScheduleLoop"]
 
 logger = logging.getLogger(__name__)
 
 _DUE_BATCH = 100  # schedules read per pass; the rest are due on the next pass
 
 
-class FireOutcome(enum.StrEnum):
-    """What happened when a manager tried to fire a due schedule."""
-
-    FIRED = "fired"  # this manager advanced next_run_at and created the run's jobs
-    SKIPPED = "skipped"  # this manager advanced next_run_at, but the previous run is still going
-    LOST = "lost"  # another manager fired this due time first (or the schedule changed meanwhile)
-
-
-class ScheduleStore(Protocol):
-    """The store methods the loop uses."""
-
-    async def due_schedules(self, now: datetime, *, limit: int) -> list[Schedule]: ...
-
-    async def fire_schedule(
-        self,
-        schedule_id: str,
-        *,
-        expected_next_run_at: datetime,
-        next_run_at: datetime,
-        fired_at: datetime,
-        jobs: Sequence[Job],
-        owner_id: str,
-    ) -> FireOutcome: ...
-
-
 class ScheduleLoop:
-    """Fires due schedules. `make_jobs` builds a run's pending jobs; `submit` queues the jobs that were stored."""
+    """Fires due schedules. `make_jobs` builds a run's pending jobs; `submit` queues the jobs that were stored.
+    Without `background`, `start()` starts no passes: the schedules fire only when `run_once()` is called."""
 
     def __init__(
         self,
-        store: ScheduleStore,
+        store: Store,
         *,
         make_jobs: Callable[[Schedule, datetime], Awaitable[list[Job]]],
         submit: Callable[[Sequence[Job]], None],
-        owner_id: Callable[[], str],
-        clock: Callable[[], datetime],
+        owner_id: str,
+        clock: Clock,
         poll_seconds: float,
+        background: bool = True,
     ) -> None:
         self._store = store
+        self._background = background
         self._make_jobs = make_jobs
         self._submit = submit
         self._owner_id = owner_id
@@ -80,14 +57,17 @@ class ScheduleLoop:
         self._task: asyncio.Task[None] | None = None
         self._pass_lock = asyncio.Lock()
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="meterlocal-schedules")
+    async def start(self) -> None:
+        """Start passes in a task of the running loop."""
+        if self._task is None and self._background:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="meterlocal-schedules")
 
     def wake(self) -> None:
         """Look for due schedules now (a schedule was created or the clock moved)."""
         self._wake.set()
 
-    async def close(self) -> None:
+    async def stop(self, timeout: float) -> None:
+        """Stop the passes (a pass in progress too: a fire is one transaction, so it happened or it did not)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -116,7 +96,7 @@ class ScheduleLoop:
             next_run_at=_following(schedule, now),
             fired_at=now,
             jobs=jobs,
-            owner_id=self._owner_id(),
+            owner_id=self._owner_id,
         )
         if outcome is FireOutcome.FIRED:
             logger.info("schedule %s fired: %d job(s)", schedule.schedule_id, len(jobs))
@@ -135,6 +115,8 @@ class ScheduleLoop:
                 await self.run_once()
             except MeterlocalError:
                 logger.warning("schedule pass failed", exc_info=True)
+            except Exception:
+                logger.exception("schedule pass failed unexpectedly")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
             self._wake.clear()

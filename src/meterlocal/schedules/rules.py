@@ -19,7 +19,6 @@ import orjson
 from meterlocal import arguments
 from meterlocal.errors import ValidationError
 from meterlocal.models import Schedule
-from meterlocal.notify.payloads import WebhookType, detect_webhook_type, new_webhook_secret
 from meterlocal.schedules.timing import (
     MIN_LIBRARY_INTERVAL_SECONDS,
     ScheduleType,
@@ -28,6 +27,7 @@ from meterlocal.schedules.timing import (
     check_timezone,
     next_run_after,
 )
+from meterlocal.webhooks import WebhookType, detect_webhook_type, new_webhook_secret
 
 __all__ = ["MAX_METADATA_BYTES", "WEBHOOK_ON", "apply_update", "new_schedule", "next_due"]
 

@@ -15,9 +15,9 @@ partial run is kept).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-import enum
 from datetime import datetime
 from typing import Any, Protocol
 

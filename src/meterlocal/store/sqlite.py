@@ -37,8 +37,8 @@ import orjson
 from meterlocal.errors import StrategyNotFoundError, UnavailableError, ValidationError
 from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy, format_timestamp, utcnow
 from meterlocal.store.base import JobOutcome, OwnerInfo
-from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from meterlocal.store.monitoring import MonitoringQueries
+from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
 
 __all__ = ["SQLiteStore"]
