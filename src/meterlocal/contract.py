@@ -23,17 +23,38 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from typing_extensions import TypedDict
 
 from meterlocal.arguments import MAX_LIST_LIMIT
-from meterlocal.models import Batch, BatchProgress, Comparison, HistoryEntry, Job, JobStatus, Strategy
+from meterlocal.models import (
+    Batch,
+    BatchProgress,
+    Changelog,
+    Comparison,
+    HistoryEntry,
+    Job,
+    JobStatus,
+    Schedule,
+    ScheduleChanges,
+    Strategy,
+    WebhookDelivery,
+    WebhookTestResult,
+)
+from meterlocal.schedules.keywords import MAX_FILTER_LENGTH
+from meterlocal.schedules.timing import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
+from meterlocal.webhooks import WebhookType
 
 __all__ = [
     "MAX_OFFSET",
     "BatchOut",
     "BatchProgressOut",
+    "ChangelogOut",
+    "ChangelogQuery",
+    "ChangesQuery",
     "CompareJobsBody",
     "ComparisonOut",
     "CreateJobBody",
+    "CreateScheduleBody",
     "CreateStrategyBody",
     "DeletedOut",
+    "DeliveriesQuery",
     "ErrorOut",
     "ExecuteJobBody",
     "HistoryEntryOut",
@@ -44,8 +65,17 @@ __all__ = [
     "Limit",
     "Offset",
     "PageQuery",
+    "ScheduleChangesOut",
+    "ScheduleDeletedOut",
+    "ScheduleOut",
+    "SchedulesQuery",
     "StrategyOut",
+    "UpdateScheduleBody",
     "UpdateStrategyBody",
+    "WebhookDeliveryOut",
+    "WebhookSecretOut",
+    "WebhookTestBody",
+    "WebhookTestOut",
 ]
 
 MAX_OFFSET = 2**63 - 1
@@ -109,15 +139,47 @@ class JobsQuery(PageQuery):
         'now ("90s", "15m", "24h", "7d", "2w")',
     )
     batch_id: str | None = Field(None, description="Only jobs of this batch (a meterlocal addition)")
-    schedule_id: str | None = Field(
-        None, description="Accepted for Meter compatibility; meterlocal has no schedules, so it matches no job"
-    )
+    schedule_id: str | None = Field(None, description="Only jobs a schedule created")
 
 
 class HistoryQuery(_Query):
     """`GET /api/strategies/{strategy_id}/history`."""
 
     limit: Limit | None = Field(None, description="Newest N entries")
+
+
+class SchedulesQuery(_Query):
+    """`GET /api/schedules`: meter-sdk asks for the whole list; a page of up to `limit`, newest first."""
+
+    strategy_id: str | None = Field(None, description="Only schedules of this strategy (a meterlocal addition)")
+    limit: Limit = Field(100, description="Max results")
+    offset: Offset = Field(0, description="Results to skip")
+
+
+_Filter = Annotated[str, Field(max_length=MAX_FILTER_LENGTH)]
+_FILTER_TEXT = 'Keywords: "+a +b" (all), "a b" (any), "-a" (none), \'"a phrase"\' (exact); case-insensitive'
+
+
+class ChangesQuery(_Query):
+    """`GET /api/schedules/{schedule_id}/changes`."""
+
+    mark_seen: bool = Field(True, description="Mark the returned changes seen (like reading an email)")
+    filter: _Filter | None = Field(None, description=_FILTER_TEXT)
+
+
+class ChangelogQuery(_Query):
+    """`GET /api/schedules/{schedule_id}/changelog`: changed runs newest first (at most 100 a page, as Meter)."""
+
+    limit: Annotated[int, IntRange(1, 100)] = Field(20, description="Max entries")
+    offset: Offset = Field(0, description="Entries to skip")
+    include_items: bool = Field(True, description="Include new_items, removed_items and changed_items")
+    filter: _Filter | None = Field(None, description=_FILTER_TEXT)
+
+
+class DeliveriesQuery(PageQuery):
+    """`GET /api/schedules/{schedule_id}/webhook-deliveries`: the outbox, newest first (a meterlocal addition)."""
+
+    status: Literal["pending", "delivered", "failed"] | None = Field(None, description="Only deliveries in this state")
 
 
 # Request bodies ---------------------------------------------------------------------------------------------
@@ -205,6 +267,75 @@ class UpdateStrategyBody(_Body):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
+_Interval = Annotated[int, Field(ge=MIN_INTERVAL_SECONDS, le=MAX_INTERVAL_SECONDS)]
+_Urls = Annotated[list[str], Field(min_length=1)]
+
+
+class _ScheduleFields(_Body):
+    """What both creating and changing a schedule may give (Meter's fields, then meterlocal's)."""
+
+    url: str | None = Field(None, description="One page to re-scrape (use url OR urls)")
+    urls: _Urls | None = Field(None, description="Pages to re-scrape as one batch per run")
+    interval_seconds: _Interval | None = Field(None, description="Seconds between runs (at least 60)")
+    cron_expression: str | None = Field(None, description="Five-field cron expression, e.g. '0 9 * * 1-5'")
+    webhook_url: str | None = Field(None, description="Told about every finished run (http or https)")
+    webhook_metadata: dict[str, Any] | None = Field(None, description="Sent back as `metadata` in webhooks")
+    webhook_secret: str | None = Field(None, description="Sent as X-Webhook-Secret; made for you when left out")
+    webhook_type: WebhookType | None = Field(None, description="Payload format; detected from the URL if left out")
+    parameters: dict[str, Any] | None = Field(None, description="API parameter overrides for every run")
+    webhook_on: Literal["always", "changes"] | None = Field(
+        None, description="Deliver every run (default, Meter's behaviour) or only runs whose content changed"
+    )
+    timezone: str | None = Field(None, description="IANA time zone of the cron expression (default UTC)")
+    enabled: bool | None = Field(None, description="Paused schedules do not run")
+
+    def given(self) -> dict[str, Any]:
+        """The fields the request gave with a value (meter-sdk leaves out what it does not set)."""
+        values = {name: getattr(self, name) for name in self.model_fields_set if getattr(self, name) is not None}
+        if isinstance(values.get("webhook_type"), WebhookType):
+            values["webhook_type"] = values["webhook_type"].value
+        return values
+
+
+class CreateScheduleBody(_ScheduleFields):
+    """`POST /api/schedules`: a strategy re-run on `url` or `urls`, by `interval_seconds` or `cron_expression`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {"oneOf": [{"required": ["url"]}, {"required": ["urls"]}]},
+                {"oneOf": [{"required": ["interval_seconds"]}, {"required": ["cron_expression"]}]},
+            ]
+        }
+    )
+
+    strategy_id: str = Field(description="Strategy UUID")
+
+    @model_validator(mode="after")
+    def _one_target_and_one_timing(self) -> Self:
+        if (self.url is None) == (self.urls is None):
+            raise PydanticCustomError("url_or_urls", "give url (one page) or urls (a batch), exactly one of them")
+        if (self.interval_seconds is None) == (self.cron_expression is None):
+            raise PydanticCustomError(
+                "interval_or_cron", "give interval_seconds or cron_expression, exactly one of them"
+            )
+        return self
+
+
+class UpdateScheduleBody(_ScheduleFields):
+    """`PATCH /api/schedules/{id}`: fields left out keep their value. `url` clears `urls` and vice versa;
+    `interval_seconds` clears `cron_expression` and vice versa; `webhook_secret: ""` makes a new secret."""
+
+
+class WebhookTestBody(_Body):
+    """`POST /api/webhooks/test`: send one test payload now."""
+
+    webhook_url: str = Field(description="Where to send it")
+    webhook_secret: str | None = Field(None, description="Sent as X-Webhook-Secret and used to sign")
+    webhook_type: WebhookType | None = Field(None, description="Payload format; detected from the URL if left out")
+    webhook_metadata: dict[str, Any] | None = Field(None, description="Sent back as `metadata`")
+
+
 # Responses --------------------------------------------------------------------------------------------------
 class _Out(BaseModel):
     # model_dump writes every key, defaults included: the schema says so, and clients may rely on it.
@@ -281,3 +412,64 @@ class ErrorOut(TypedDict):
 
     detail: str
     job_id: NotRequired[str]
+
+
+class ScheduleOut(Schedule, _Out):
+    """A schedule as Meter sends it: `schedule_id` and `id`, its timing, its webhook and its next run. The
+    `webhook_secret` is shown when it is made (create, regenerate, a PATCH that changes it) and null in lists."""
+
+
+class ScheduleDeletedOut(_Out):
+    """The answer to deleting a schedule (its jobs stay)."""
+
+    schedule_id: str
+    deleted: Literal[True] = True
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        """Same as schedule_id."""
+        return self.schedule_id
+
+
+class WebhookSecretOut(_Out):
+    """The answer to regenerating a schedule's webhook secret."""
+
+    schedule_id: str
+    webhook_secret: str
+
+
+class ScheduleChangesOut(_Out):
+    """`GET /api/schedules/{id}/changes`: the unseen changed runs (full jobs), how many, and whether they were
+    marked seen."""
+
+    schedule_id: str
+    changes: list[JobOut]
+    count: int
+    marked_seen: bool
+    filter: str | None = None
+
+    @classmethod
+    def from_changes(cls, changes: ScheduleChanges) -> Self:
+        return cast(
+            Self,
+            cls.model_construct(
+                schedule_id=changes.schedule_id,
+                changes=[JobOut.of(job) for job in changes.changes],
+                count=changes.count,
+                marked_seen=changes.marked_seen,
+                filter=changes.filter,
+            ),
+        )
+
+
+class ChangelogOut(Changelog, _Out):
+    """`GET /api/schedules/{id}/changelog`: changed runs, newest first, with new, removed and changed items."""
+
+
+class WebhookDeliveryOut(WebhookDelivery, _Out):
+    """One webhook of the outbox, with every attempt."""
+
+
+class WebhookTestOut(WebhookTestResult, _Out):
+    """Meter's `/api/webhooks/test` answer: `success`, `status_code` (0 when no answer came) and `message`."""

@@ -55,9 +55,8 @@ async def list_jobs(call: Call[None, JobsQuery]) -> list[JobOut]:
         limit=query.limit,
         offset=query.offset,
         batch_id=query.batch_id,
+        schedule_id=query.schedule_id,
     )
-    if query.schedule_id is not None:
-        return []  # meterlocal has no schedules: no job belongs to one (the other filters were still checked)
     return [JobOut.of(job) for job in jobs]
 
 
