@@ -50,7 +50,8 @@ async def test_sigkill_mid_batch_then_a_new_manager_finishes_every_job_once(work
     before = {
         row[0]: (row[1], row[2], row[3])
         for row in await workers.aquery(
-            "SELECT job_id, completed_at, content_hash, results FROM jobs NATURAL JOIN results WHERE status = 'completed'"
+            "SELECT job_id, completed_at, content_hash, results FROM jobs NATURAL JOIN results "
+            "WHERE status = 'completed'"
         )
     }
     hits_at_kill = dict(workers.site.hits)

@@ -37,12 +37,12 @@ from meterlocal.manager import JobManager
 from meterlocal.models import BatchProgress, Comparison, HistoryEntry, Job, JobStatus
 from meterlocal.settings import Settings
 
-__all__ = ["jobs_group"]
+__all__ = ["jobs_group", "parse_parameters"]
 
 _STATUSES = [s.value for s in JobStatus]
 
 
-def _parameters(pairs: tuple[str, ...]) -> dict[str, Any] | None:
+def parse_parameters(pairs: tuple[str, ...]) -> dict[str, Any] | None:
     """`--param page=2 --param q=shoes` -> {"page": 2, "q": "shoes"} (values parsed as JSON when they are)."""
     params: dict[str, Any] = {}
     for pair in pairs:
@@ -117,7 +117,7 @@ def run(
     targets = list(urls) + (_read_urls(urls_file) if urls_file else [])
     if not targets:
         raise click.UsageError("give at least one URL (or --urls-file)")
-    parameters = _parameters(params)
+    parameters = parse_parameters(params)
     batch = len(targets) > 1 or urls_file is not None
 
     async def single(jm: JobManager) -> Job:

@@ -101,13 +101,20 @@ def database(db: Path | None) -> Path:
 
 
 def run_with_manager(
-    db: Path | None, work: Callable[[JobManager], Awaitable[T]], *, settings: Settings = READ_SETTINGS
+    db: Path | None,
+    work: Callable[[JobManager], Awaitable[T]],
+    *,
+    settings: Settings = READ_SETTINGS,
+    run_schedules: bool = False,
 ) -> T:
-    """Open a `JobManager` on the database, run `work`, close it; turn meterlocal errors into exit codes."""
+    """Open a `JobManager` on the database, run `work`, close it; turn meterlocal errors into exit codes.
+
+    Only `meterlocal scheduler` and `serve` fire schedules: a short command would start runs it cannot finish."""
 
     async def go() -> T:
         # Commands that only read leave other processes' unfinished jobs alone; commands that run jobs resume them.
-        async with JobManager(database(db), settings, resume=settings is not READ_SETTINGS) as jm:
+        resume = settings is not READ_SETTINGS
+        async with JobManager(database(db), settings, resume=resume, run_schedules=run_schedules) as jm:
             return await work(jm)
 
     return run_async(go())
