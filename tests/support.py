@@ -147,6 +147,7 @@ class Receiver:
         self.delay = 0.0
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.statuses: list[int] = []
+        self.started = 0  # requests that arrived, answered or not
         self.arrived = asyncio.Event()
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -160,6 +161,7 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.started += 1
         if self.mode == "slow":
             await asyncio.sleep(self.delay)
         status = 500 if self.mode == "fail" else 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sqlite3
@@ -134,7 +135,7 @@ def test_scheduler_runs_schedules_until_ctrl_c(runner: CliRunner, db: Path, page
 
 
 def _completed(db: Path, schedule_id: str) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
         rows: list[Any] = conn.execute(
             "SELECT COUNT(*) FROM jobs WHERE schedule_id = ? AND status = 'completed'", (schedule_id,)
         ).fetchall()
