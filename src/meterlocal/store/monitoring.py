@@ -94,10 +94,10 @@ WHERE j.created_at < ? AND (
     )
 )
 """
+# One scan of the jobs (prune is rare; an index for it would cost every job row ~80 bytes).
 _SQL_ORPHAN_RESULTS = """
-DELETE FROM results WHERE NOT EXISTS (
-    SELECT 1 FROM jobs INDEXED BY jobs_strategy_hash
-    WHERE jobs.strategy_id = results.strategy_id AND jobs.content_hash = results.content_hash
+DELETE FROM results WHERE (strategy_id, content_hash) NOT IN (
+    SELECT strategy_id, content_hash FROM jobs WHERE content_hash IS NOT NULL
 )
 """
 

@@ -32,6 +32,7 @@ class Migration:
     statements: tuple[str, ...]
 
 
+_V1_OWNER_INDEX = "CREATE INDEX jobs_owner_status ON jobs (owner_id, status, created_at, seq)"
 _V1_JOB_INDEXES = (
     # list_jobs, one index per filter, each ordered like the listing (newest first, then insertion order).
     "CREATE INDEX jobs_created ON jobs (created_at, seq)",
@@ -40,7 +41,7 @@ _V1_JOB_INDEXES = (
     "CREATE INDEX jobs_status_created ON jobs (status, created_at, seq)",
     "CREATE INDEX jobs_batch_created ON jobs (batch_id, created_at, seq) WHERE batch_id IS NOT NULL",
     # adopt_jobs, release_owner, orphaned_owner_ids: an owner's unfinished jobs.
-    "CREATE INDEX jobs_owner_status ON jobs (owner_id, status, created_at, seq)",
+    _V1_OWNER_INDEX,
     # has_changes (history, finish_job): the completed job of a strategy and URL before another.
     "CREATE INDEX jobs_strategy_url_status ON jobs (strategy_id, url, status, created_at, seq)",
 )
@@ -101,14 +102,16 @@ _INITIAL = Migration(
 )
 
 _JOB_INDEXES = (
-    *_V1_JOB_INDEXES,  # the rebuilt table gets the same indexes again, and these:
+    # The rebuilt table gets the same indexes again, but the owner index covers unfinished jobs only: adoption
+    # and release look for nothing else, and finished jobs (nearly all of them) cost it no bytes.
+    *(statement for statement in _V1_JOB_INDEXES if statement != _V1_OWNER_INDEX),
+    "CREATE INDEX jobs_owner_status ON jobs (owner_id, status, created_at, seq) "
+    "WHERE status IN ('pending', 'running')",
     # list_jobs(schedule_id=...), and a schedule's unfinished jobs (is the previous run still going?).
     "CREATE INDEX jobs_schedule_created ON jobs (schedule_id, created_at, seq) WHERE schedule_id IS NOT NULL",
     # get_schedule_changes and the changelog: a schedule's changed runs, unseen first.
     "CREATE INDEX jobs_schedule_changes ON jobs (schedule_id, seen_at, created_at, seq) "
     "WHERE schedule_id IS NOT NULL AND has_changes = 1",
-    # Which jobs still reference a stored result set (prune).
-    "CREATE INDEX jobs_strategy_hash ON jobs (strategy_id, content_hash) WHERE content_hash IS NOT NULL",
 )
 
 _MONITORING = Migration(
@@ -146,14 +149,15 @@ _MONITORING = Migration(
         # content hash reads. An unchanged page re-scraped a thousand times is stored once.
         """
         CREATE TABLE results (
-            strategy_id  TEXT NOT NULL,
-            content_hash TEXT NOT NULL,
-            results      TEXT NOT NULL,    -- JSON list of items, possibly megabytes
+            strategy_id          TEXT NOT NULL,
+            content_hash         TEXT NOT NULL,
+            structural_signature TEXT,             -- JSON, of the first job with this content
+            results              TEXT NOT NULL,    -- JSON list of items, possibly megabytes
             PRIMARY KEY (strategy_id, content_hash)
         )
         """,
-        "INSERT OR IGNORE INTO results (strategy_id, content_hash, results) "
-        "SELECT strategy_id, content_hash, results FROM jobs "
+        "INSERT OR IGNORE INTO results (strategy_id, content_hash, structural_signature, results) "
+        "SELECT strategy_id, content_hash, structural_signature, results FROM jobs "
         "WHERE results IS NOT NULL AND content_hash IS NOT NULL ORDER BY seq",
         # `jobs` is rebuilt rather than altered: ADD COLUMN would put the new small columns after the big ones.
         """
@@ -197,7 +201,11 @@ _MONITORING = Migration(
                    ) WHERE hash IS NOT j.content_hash
                ) END,
                j.error, j.created_at, j.started_at, j.completed_at, j.final_url, j.warnings, j.parameters,
-               j.structural_signature
+               -- kept in the row only when it differs from its result set's (see `results`)
+               CASE WHEN j.structural_signature IS (
+                   SELECT r.structural_signature FROM results AS r
+                   WHERE r.strategy_id = j.strategy_id AND r.content_hash = j.content_hash
+               ) THEN NULL ELSE j.structural_signature END
         FROM jobs AS j ORDER BY j.seq
         """,
         "DROP TABLE jobs",

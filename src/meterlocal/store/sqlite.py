@@ -78,9 +78,17 @@ _SQL_FINISH_JOB = (
 )
 _finish_values = JOBS.encoder((*_FINISHED, "job_id", "owner_id"), given=("job_id", "owner_id"))
 _SQL_STORE_RESULTS = (
-    "INSERT INTO results (strategy_id, content_hash, results) SELECT strategy_id, content_hash, ? FROM jobs "
+    "INSERT INTO results (strategy_id, content_hash, structural_signature, results) "
+    "SELECT strategy_id, content_hash, structural_signature, ? FROM jobs "
     "WHERE job_id = ? AND NOT EXISTS ("
     "  SELECT 1 FROM results AS r WHERE r.strategy_id = jobs.strategy_id AND r.content_hash = jobs.content_hash)"
+)
+# The signature stays in the job's row only when it differs from its result set's (a page's template moved while
+# its items did not): an unchanged page re-scraped adds no signature.
+_SQL_SHARE_SIGNATURE = (
+    "UPDATE jobs SET structural_signature = NULL WHERE job_id = ? AND structural_signature = ("
+    "  SELECT r.structural_signature FROM results AS r"
+    "  WHERE r.strategy_id = jobs.strategy_id AND r.content_hash = jobs.content_hash)"
 )
 # One index seek (jobs_strategy_url_status) finds the completed job before this one; none means no change.
 _SQL_HAS_CHANGES = """
@@ -435,6 +443,7 @@ class SQLiteStore(MonitoringQueries):
                 return False
             if completed:
                 await conn.execute(_SQL_STORE_RESULTS, (results, job_id))
+                await conn.execute(_SQL_SHARE_SIGNATURE, (job_id,))
                 await conn.execute(_SQL_HAS_CHANGES, (job_id,))
             await conn.execute(_SQL_ENQUEUE_WEBHOOK, (str(uuid.uuid4()), stamp, stamp, job_id))
             return True
@@ -571,7 +580,9 @@ class SQLiteStore(MonitoringQueries):
 
         async def body(conn: aiosqlite.Connection) -> None:
             await conn.execute(
-                "UPDATE jobs SET status = 'pending', started_at = NULL WHERE owner_id = ? AND status = 'running'",
+                # The IN term lets the planner use the partial owner index (unfinished jobs only).
+                "UPDATE jobs SET status = 'pending', started_at = NULL "
+                "WHERE owner_id = ? AND status IN ('pending', 'running') AND status = 'running'",
                 (owner_id,),
             )
             await conn.execute("DELETE FROM owners WHERE owner_id = ?", (owner_id,))

@@ -78,8 +78,10 @@ class Column:
     with `read=False` is one the record does not carry (`jobs.owner_id`): its value is given when a row is
     written, and it is not read back. A `big` column may hold megabytes: it comes after every small one, and
     rows whose big values are long are decoded in a worker thread. `label` names the value in error messages.
-    A column with an `expression` is not stored in the table: it is read through that SQL expression (a value
-    of another table, such as a job's results) and never written by `insert()` or `encode()`.
+    A column with an `expression` is read through that SQL expression instead of by name (a value of another
+    table, such as a job's results). Such a column is not `stored` in the table, and never written by `insert()`
+    or `encode()`, unless it says `stored=True` (a value kept in the row only when it differs from the shared one,
+    read with `COALESCE(column, shared)`).
     """
 
     name: str
@@ -89,6 +91,12 @@ class Column:
     big: bool = False
     label: str = ""
     expression: str | None = None
+    stored: bool | None = None  # default: stored unless read through an expression
+
+    @property
+    def in_table(self) -> bool:
+        """Whether the table has a column of this name (written by `insert()`)."""
+        return self.expression is None if self.stored is None else self.stored
 
 
 def _optional_time(value: datetime | None) -> str | None:
@@ -171,7 +179,7 @@ class Table(Generic[_R]):
     ) -> None:
         self.name = name
         self.columns = tuple(columns)
-        self.names = tuple(column.name for column in self.columns if column.expression is None)
+        self.names = tuple(column.name for column in self.columns if column.in_table)
         """The stored columns, in schema order: what `insert()` writes."""
         self.key = key
         self.noun = noun
@@ -351,7 +359,17 @@ JOBS: Table[Job] = Table(
         Column("final_url"),
         list_column("warnings"),
         json_column("parameters", big=True),
-        json_column("structural_signature", big=True, label="structural signature"),
+        # Kept with the result set when it is the same (an unchanged page re-scraped); in the row only otherwise.
+        Column(
+            "structural_signature",
+            _dumps,
+            _loads,
+            big=True,
+            label="structural signature",
+            stored=True,
+            expression="COALESCE(structural_signature, (SELECT r.structural_signature FROM results AS r "
+            "WHERE r.strategy_id = jobs.strategy_id AND r.content_hash = jobs.content_hash))",
+        ),
         # Results are stored once per distinct content of a strategy (table `results`); a job reads them by its
         # content hash. Possibly megabytes: the last value read.
         Column(
