@@ -5,7 +5,8 @@ of the scope in document order (lxml filters it by tag in C when every CSS field
 as soon as every first-match field is settled. The record function is generated as Python source when the field
 set is compiled, the way `dataclasses` writes `__init__`: the per-element dispatch becomes plain `if tag == ...`
 branches over local variables, with the simple compound tests (tag and classes) inlined. On real listings this
-halves the time of the generic loop it replaces; `FieldSet.source` shows the code.
+halves the time of the generic loop it replaces; `FieldSet.source` shows the code, and `linecache` holds it, so a
+traceback through a record function shows its lines.
 
 With the C extension (`native.py`), the walk itself runs in C (`_native.RecordWalk`): it hands the generated
 function each field's matched elements, and the function reads their values. The Python walk stays for the
@@ -15,7 +16,10 @@ pure-Python path; both give the same records.
 from __future__ import annotations
 
 import copy
+import itertools
+import linecache
 import re
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -211,8 +215,22 @@ def _generate(fields: tuple[FieldSpec, ...]) -> tuple[str, Callable[[Any, Page],
     result = ", ".join(f"{f.name!r}: r{i}" for i, f in enumerate(fields))
     lines.append(f"    return {{{result}}}")
     source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<meterlocal record of {', '.join(f.path for f in fields)}>", "exec"), namespace)  # noqa: S102
-    return source, namespace["record"]
+    filename = f"<meterlocal record {next(_SERIAL)} of {', '.join(f.path for f in fields)}>"
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102
+    record: Callable[[Any, Page], dict[str, Any]] = namespace["record"]
+    _register_source(filename, source, record)
+    return source, record
+
+
+_SERIAL = itertools.count(1)
+
+
+def _register_source(filename: str, source: str, owner: Callable[..., Any]) -> None:
+    """Put generated source in `linecache` so tracebacks, pdb and inspect show its lines (as attrs and dataclasses
+    do); the entry goes when the function it belongs to does, so compiling many strategies does not pile up."""
+    # mtime None: linecache.checkcache never drops it as a stale file.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    weakref.finalize(owner, linecache.cache.pop, filename, None)
 
 
 def _walk(fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str, Any]) -> list[str]:
