@@ -15,7 +15,6 @@ The document's shape and checks are `CssStrategyDocument` (`documents.py`); this
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from lxml import etree
 
@@ -98,7 +97,7 @@ class HtmlStrategy(CompiledStrategy):
         warnings: list[str] = []
         return Extraction(self._finish(items, warnings), root=root, containers=containers, warnings=warnings)
 
-    def containers(self, root: Any) -> list[Any]:
+    def containers(self, root: etree._Element) -> list[etree._Element]:
         """The elements that become items, in document order (the root alone when there is no container)."""
         if self.container is None:
             return [root]
