@@ -30,6 +30,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
@@ -66,6 +67,13 @@ _NOT_BLANK = StringConstraints(pattern=r"\S")
 def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """Compile a user's regular expression (a `regex` field, a `regex_match` filter). Raise `re.error`."""
     return re.compile(pattern, flags)
+
+
+ItemKey = Annotated[
+    str | None,
+    Expect("key {input} must name one of the fields"),
+    Field(description="The field that identifies an item across runs (compare aligns items by it)"),
+]
 
 
 # CSS/XPath strategies -------------------------------------------------------------------------------------------
@@ -191,9 +199,7 @@ class CssStrategyDocument(Document):
         Len(1),
         Expect("{subject} must be a non-empty object mapping field names to selectors"),
     ] = Field(description="Field names mapped to a CSS selector string or a field object")
-    key: Annotated[str | None, Expect("key {input} must name one of the fields")] = Field(
-        None, description="The field that identifies an item across runs (compare aligns items by it)"
-    )
+    key: ItemKey = None
 
     _container: Query | None = PrivateAttr(None)
 
@@ -202,9 +208,16 @@ class CssStrategyDocument(Document):
         """The compiled container (None: the page is one item)."""
         return self._container
 
+    @field_validator("container")
+    @classmethod
+    def _valid_container(cls, container: str | CssSelector | XPathSelector | None) -> Any:
+        # Checked in field order, so a bad container is reported before a problem in the fields (as it reads).
+        _container_query(container)
+        return container
+
     @model_validator(mode="after")
     def _compile(self) -> Self:
-        self._container = _container_query(self.container)
+        self._container = _container_query(self.container)  # again, to keep it: one selector, once per document
         for name, field in self.fields.items():
             field.compile_selector(name)
         if self.key is not None and self.key not in self.fields:
@@ -290,9 +303,7 @@ class ApiStrategyDocument(Document):
         Annotated[dict[str, JMESPathExpression], Len(1)] | None,
         Expect("{subject} must be a non-empty object mapping field names to JMESPath expressions"),
     ] = Field(None, description="Field names mapped to JMESPath relative to an item (none: items as they are)")
-    key: Annotated[str | None, Expect("key {input} must name one of the fields")] = Field(
-        None, description="The field that identifies an item across runs (compare aligns items by it)"
-    )
+    key: ItemKey = None
 
     _items: Any = PrivateAttr(None)
     _fields: dict[str, Any] | None = PrivateAttr(None)
@@ -307,24 +318,40 @@ class ApiStrategyDocument(Document):
         """The compiled `fields`, or None."""
         return self._fields
 
+    # Checked in field order, so the first problem reported is the first one a person reads.
+    @field_validator("items")
+    @classmethod
+    def _valid_items(cls, items: str | None) -> str | None:
+        if items is not None:
+            _jmespath(items, "items path", field="items")
+        return items
+
+    @field_validator("fields")
+    @classmethod
+    def _valid_fields(cls, fields: dict[str, str] | None) -> dict[str, str] | None:
+        for name, expression in (fields or {}).items():
+            _jmespath(expression, "{subject}:", field=name, at=(name,))
+        return fields
+
     @model_validator(mode="after")
     def _compile(self) -> Self:
-        self._items = None if self.items is None else _jmespath(self.items, "items path", field="items")
+        # jmespath caches what it parsed, so keeping the compiled forms costs a lookup each.
+        self._items = None if self.items is None else jmespath.compile(self.items)
         if self.fields is not None:
-            self._fields = {name: _jmespath(expr, "{subject}:", field=name) for name, expr in self.fields.items()}
+            self._fields = {name: jmespath.compile(expression) for name, expression in self.fields.items()}
         if self.key is not None and self.fields is not None and self.key not in self.fields:
             raise StrategyError(f"key {self.key!r} must name one of the fields", field=self.key)
         return self
 
 
-def _jmespath(expression: str, what: str, *, field: str) -> Any:
+def _jmespath(expression: str, what: str, *, field: str, at: Loc = ()) -> None:
     try:
-        return jmespath.compile(expression)
+        jmespath.compile(expression)
     except JMESPathError as exc:
         message = " ".join(str(exc).split())
         raise refuse(
             "{what} {expression} is not valid JMESPath: {message}",
-            at=("fields", field) if field != "items" else (),
+            at=at,
             what=what,
             expression=repr(expression),
             message=message,
