@@ -25,7 +25,7 @@ from meterlocal.errors import (
     UnavailableError,
     ValidationError,
 )
-from meterlocal.extract import compile_strategy, extract
+from meterlocal.extract import compile_strategy, extract, strategy_json_schema
 from meterlocal.manager import JobManager
 from meterlocal.models import (
     Batch,
@@ -89,5 +89,6 @@ __all__ = [
     "compile_strategy",
     "content_hash",
     "extract",
+    "strategy_json_schema",
     "structural_signature",
 ]

@@ -24,7 +24,7 @@ from meterlocal.extract import native
 
 __all__ = ["CssQuery", "Query", "XPathQuery", "compile_css", "compile_xpath"]
 
-Element = Any  # lxml.etree._Element; lxml ships no type stubs
+Element = etree._Element  # typed by types-lxml
 Predicate = Callable[[Element], bool]
 PseudoElement = Literal["text", "attr"] | None
 
@@ -173,8 +173,8 @@ def _match_chain(el: Element, chain: Sequence[_Compound], i: int, scope: Element
             return False
         parent = el.getparent()
         return parent is not None and _match_chain(parent, chain, i + 1, scope)
-    node = el
-    while node is not scope:
+    node: Element | None = el
+    while node is not None and node is not scope:
         node = node.getparent()
         if node is None:
             return False
@@ -350,7 +350,7 @@ def _has_test(arguments: list[tuple[_Compound, bool]]) -> Predicate:
 
 def _position(el: Element, *, of_type: bool, from_end: bool) -> int:
     """1-based position among the element's element siblings (of its own tag when `of_type`)."""
-    kind = el.tag if of_type else etree.Element
+    kind: Any = el.tag if of_type else etree.Element  # a tag, or lxml's "any element" filter
     return 1 + sum(1 for _ in el.itersiblings(kind, preceding=not from_end))
 
 
@@ -363,7 +363,8 @@ def _series_test(a: int, b: int, *, of_type: bool, from_end: bool) -> Predicate:
 
         def at(el: Element) -> bool:
             before = 0
-            for _ in el.itersiblings(el.tag if of_type else etree.Element, preceding=not from_end):
+            kind: Any = el.tag if of_type else etree.Element
+            for _ in el.itersiblings(kind, preceding=not from_end):
                 before += 1
                 if before >= b:
                     return False
