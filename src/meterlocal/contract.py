@@ -228,6 +228,17 @@ class CompareJobsBody(_Body):
     other_job_id: str = Field(description="The second (newer) job")
 
 
+# Bodies carry documents as plain objects (the manager validates them, with its own messages); their schema is the
+# strategy document's (`meterlocal.strategy_json_schema`, whose definitions the OpenAPI document includes).
+def _refers_to(name: str) -> WithJsonSchema:
+    return WithJsonSchema({"allOf": [{"$ref": f"#/components/schemas/{name}"}]})
+
+
+_Document = Annotated[dict[str, Any], _refers_to("StrategyDocument")]
+_OutputSchema = Annotated[dict[str, Any], _refers_to("OutputSchemaDocument")]
+_FilterConfig = Annotated[dict[str, Any], _refers_to("FilterConfigDocument")]
+
+
 class CreateStrategyBody(_Body):
     """`POST /api/strategies`: save an explicit strategy document (meterlocal has no LLM to generate one)."""
 
@@ -236,9 +247,9 @@ class CreateStrategyBody(_Body):
     )
     url: str | None = Field(None, description="The page the strategy was written for (informative)")
     description: str = Field("", description="What the strategy extracts")
-    strategy: dict[str, Any] = Field(description="The strategy document: CSS/XPath (`container`, `fields`) or API")
-    output_schema: dict[str, Any] | None = Field(None, description="Field -> type coercions applied to each item")
-    filter_config: dict[str, Any] | None = Field(None, description="Post-extraction filter (`mode`, `conditions`)")
+    strategy: _Document = Field(description="The strategy document: CSS/XPath (`container`, `fields`) or API")
+    output_schema: _OutputSchema | None = Field(None, description="Field -> type coercions applied to each item")
+    filter_config: _FilterConfig | None = Field(None, description="Post-extraction filter (`mode`, `conditions`)")
 
 
 _KEPT_UNLESS_GIVEN = ("name", "description", "strategy")

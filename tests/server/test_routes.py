@@ -105,3 +105,16 @@ def test_a_new_route_is_one_entry(tmp_path: Any) -> None:
         build_openapi(auth=False, max_body_bytes=10, routes=(route,), path_docs={})
     with pytest.raises(ValueError, match="a method twice"):
         add_routes(web.Application().router, [route, route])
+
+
+def test_the_openapi_document_carries_the_strategy_json_schema() -> None:
+    import meterlocal
+    from meterlocal.server.openapi import build_openapi
+
+    document = build_openapi(auth=False, max_body_bytes=1)
+    definitions = meterlocal.strategy_json_schema(ref_template="#/components/schemas/{model}")["$defs"]
+    components = document["components"]["schemas"]
+    assert all(components[name] == definition for name, definition in definitions.items())
+    body = components["CreateStrategyBody"]["properties"]
+    assert body["strategy"]["allOf"] == [{"$ref": "#/components/schemas/StrategyDocument"}]
+    assert body["output_schema"]["anyOf"][0]["allOf"] == [{"$ref": "#/components/schemas/OutputSchemaDocument"}]

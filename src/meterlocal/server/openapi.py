@@ -15,6 +15,7 @@ from pydantic_core import core_schema
 
 from meterlocal import __version__
 from meterlocal.contract import ErrorOut
+from meterlocal.extract.documents import strategy_json_schema
 from meterlocal.server.auth import needs_key
 from meterlocal.server.routes import PATH_PARAMETERS, ROUTES
 from meterlocal.server.routing import Route, path_parameters
@@ -51,6 +52,11 @@ def build_openapi(
     """Return the OpenAPI document of a server; `auth` says whether `/api` routes need a Bearer key."""
     routes = tuple(routes)
     schemas, components = _schemas(routes)
+    # The strategy document's own schema (meterlocal.strategy_json_schema): the bodies that carry a document refer
+    # to its definitions, so editors and clients see the same rules the server applies.
+    for name, definition in strategy_json_schema(ref_template=_REF).get("$defs", {}).items():
+        if components.setdefault(name, definition) != definition:
+            raise ValueError(f"two different schemas are both named {name!r}")
     paths: dict[str, Any] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas, path_docs, auth=auth)

@@ -105,8 +105,7 @@ _JOB_INDEXES = (
     # The rebuilt table gets the same indexes again, but the owner index covers unfinished jobs only: adoption
     # and release look for nothing else, and finished jobs (nearly all of them) cost it no bytes.
     *(statement for statement in _V1_JOB_INDEXES if statement != _V1_OWNER_INDEX),
-    "CREATE INDEX jobs_owner_status ON jobs (owner_id, status, created_at, seq) "
-    "WHERE status IN ('pending', 'running')",
+    "CREATE INDEX jobs_owner_status ON jobs (owner_id, status, created_at, seq) WHERE status IN ('pending', 'running')",
     # list_jobs(schedule_id=...), and a schedule's unfinished jobs (is the previous run still going?).
     "CREATE INDEX jobs_schedule_created ON jobs (schedule_id, created_at, seq) WHERE schedule_id IS NOT NULL",
     # get_schedule_changes and the changelog: a schedule's changed runs, unseen first.
