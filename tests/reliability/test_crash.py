@@ -50,7 +50,8 @@ async def test_sigkill_mid_batch_then_a_new_manager_finishes_every_job_once(work
     before = {
         row[0]: (row[1], row[2], row[3])
         for row in await workers.aquery(
-            "SELECT job_id, completed_at, content_hash, results FROM jobs NATURAL JOIN results "
+            "SELECT job_id, completed_at, content_hash, results "
+            "FROM jobs JOIN results USING (strategy_id, content_hash) "
             "WHERE status = 'completed'"
         )
     }
@@ -83,7 +84,8 @@ async def test_sigkill_mid_batch_then_a_new_manager_finishes_every_job_once(work
     after = {
         row[0]: (row[1], row[2], row[3])
         for row in await workers.aquery(
-            "SELECT job_id, completed_at, content_hash, results FROM jobs NATURAL LEFT JOIN results"
+            "SELECT job_id, completed_at, content_hash, results "
+            "FROM jobs LEFT JOIN results USING (strategy_id, content_hash)"
         )
     }
     assert all(after[job_id] == values for job_id, values in before.items())
