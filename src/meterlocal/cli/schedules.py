@@ -7,10 +7,7 @@ REST API. The other commands only read or change the store.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,7 @@ from meterlocal.cli.root import (
     resolve_strategy,
     run_async,
     run_with_manager,
+    stop_on_signals,
 )
 from meterlocal.contract import ChangelogOut, ScheduleChangesOut, ScheduleOut
 from meterlocal.manager import JobManager
@@ -239,12 +237,7 @@ def scheduler(db: Path | None, poll: float) -> None:
     path = database(db)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        try:
+        with stop_on_signals() as stop:
             async with JobManager(path, Settings(schedule_poll_seconds=poll)) as jm:
                 schedules = await jm.list_schedules(limit=1000)
                 enabled = sum(1 for s in schedules if s.enabled)
@@ -253,10 +246,6 @@ def scheduler(db: Path | None, poll: float) -> None:
                     err=True,
                 )
                 await stop.wait()
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.remove_signal_handler(sig)
         click.echo("meterlocal: scheduler stopped", err=True)
 
     try:
