@@ -320,17 +320,17 @@ async def test_in_process_listeners_see_finished_jobs(jm: JobManager, shop: Shop
     remove = jm.on_job_finished(lambda job: seen.append(job.job_id))
     changed: list[str] = []
 
+    changes = jm.watch(schedule_id=schedule.schedule_id, changes_only=True)  # listens from here on
+
     async def watch() -> None:
-        async for job in jm.watch(schedule_id=schedule.schedule_id, changes_only=True):
+        async for job in changes:
             changed.append(job.job_id)
             return
 
-    watcher = asyncio.ensure_future(watch())
-    await asyncio.sleep(0)
     first = (await run_once(jm, clock, 60))[0]
     shop.books["Emma"] = "£1"
     second = (await run_once(jm, clock, 60))[0]
-    await asyncio.wait_for(watcher, 5)
+    await asyncio.wait_for(watch(), 5)
     assert changed == [second.job_id]
     assert seen[:2] == [first.job_id, second.job_id]
     remove()

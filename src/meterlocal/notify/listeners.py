@@ -71,10 +71,16 @@ class Listeners:
         if not task.cancelled() and task.exception() is not None:
             logger.error("on_job_finished callback failed", exc_info=task.exception())
 
-    async def watch(self, *, schedule_id: str | None, changes_only: bool) -> AsyncIterator[Job]:
-        """Yield finished jobs (of `schedule_id`, only changed ones when `changes_only`) until `close()`."""
+    def watch(self, *, schedule_id: str | None, changes_only: bool) -> AsyncIterator[Job]:
+        """Yield finished jobs (of `schedule_id`, only changed ones when `changes_only`) until `close()`. The
+        watcher listens from this call on, so a job that finishes before the first `anext` is not missed."""
         queue: asyncio.Queue[Job | None] = asyncio.Queue(WATCH_BUFFER)
         self._queues.add(queue)
+        return self._drain(queue, schedule_id=schedule_id, changes_only=changes_only)
+
+    async def _drain(
+        self, queue: asyncio.Queue[Job | None], *, schedule_id: str | None, changes_only: bool
+    ) -> AsyncIterator[Job]:
         try:
             while True:
                 job = await queue.get()
