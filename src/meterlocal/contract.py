@@ -292,7 +292,9 @@ class _ScheduleFields(_Body):
     webhook_url: str | None = Field(None, description="Told about every finished run (http or https)")
     webhook_metadata: dict[str, Any] | None = Field(None, description="Sent back as `metadata` in webhooks")
     webhook_secret: str | None = Field(None, description="Sent as X-Webhook-Secret; made for you when left out")
-    webhook_type: WebhookType | None = Field(None, description="Payload format; detected from the URL if left out")
+    webhook_type: WebhookType | None = Field(
+        None, strict=False, description="Payload format; detected from the URL if left out"
+    )
     parameters: dict[str, Any] | None = Field(None, description="API parameter overrides for every run")
     webhook_on: Literal["always", "changes"] | None = Field(
         None, description="Deliver every run (default, Meter's behaviour) or only runs whose content changed"
@@ -343,7 +345,9 @@ class WebhookTestBody(_Body):
 
     webhook_url: str = Field(description="Where to send it")
     webhook_secret: str | None = Field(None, description="Sent as X-Webhook-Secret and used to sign")
-    webhook_type: WebhookType | None = Field(None, description="Payload format; detected from the URL if left out")
+    webhook_type: WebhookType | None = Field(
+        None, strict=False, description="Payload format; detected from the URL if left out"
+    )
     webhook_metadata: dict[str, Any] | None = Field(None, description="Sent back as `metadata`")
 
 

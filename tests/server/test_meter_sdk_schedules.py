@@ -163,6 +163,41 @@ def test_bad_schedules_are_a_meter_error_naming_the_field(
     assert all(s["strategy_id"] != strategy_id for s in client.list_schedules())
 
 
+def test_webhook_type_and_meterlocal_extras_are_accepted(client: MeterClient, live: Any) -> None:
+    strategy_id = live.add_strategy("Shop", STRATEGY)
+    url = live.serve("/typed", shop({}))
+    slack = client.create_schedule(
+        strategy_id,
+        url=url,
+        interval_seconds=60,
+        webhook_url="https://hooks.slack.com/services/T/B/X",
+        webhook_type="discord",
+    )
+    assert slack["webhook_type"] == "discord"  # given beats detected
+    detected = client.create_schedule(
+        strategy_id, url=url, interval_seconds=60, webhook_url="https://hooks.slack.com/services/T/B/X"
+    )
+    assert detected["webhook_type"] == "slack"
+    with pytest.raises(MeterError, match="webhook_type"):
+        client.create_schedule(strategy_id, url=url, interval_seconds=60, webhook_url=url, webhook_type="pigeon")
+    with live.http() as http:
+        extras = http.post(
+            "/api/schedules",
+            json={
+                "strategy_id": strategy_id,
+                "url": url,
+                "cron_expression": "0 9 * * *",
+                "timezone": "Europe/Paris",
+                "webhook_url": url,
+                "webhook_on": "changes",
+                "enabled": False,
+            },
+        )
+    assert extras.status_code == 201, extras.text
+    body = extras.json()
+    assert (body["timezone"], body["webhook_on"], body["enabled"]) == ("Europe/Paris", "changes", False)
+
+
 def test_unknown_schedules_are_404(client: MeterClient) -> None:
     for call in (
         lambda: client.get_schedule_changes("nope"),
