@@ -612,10 +612,12 @@ class JobManager:
         `changes_only=False`), until the manager closes."""
         return self._listeners.watch(schedule_id=schedule_id, changes_only=changes_only)
 
-    async def _finished(self, job_id: str) -> None:
-        self._outbox.wake()
+    async def _finished(self, claimed: Job) -> None:
+        """A job of this manager finished (`claimed` is as it was when it started)."""
+        if claimed.schedule_id is not None:
+            self._outbox.wake()  # its webhook, if any, is in the outbox now
         if self._listeners.active:
-            job = await self._store.get_job(job_id)
+            job = await self._store.get_job(claimed.job_id)
             if job is not None:
                 self._listeners.publish(job)
 

@@ -52,7 +52,7 @@ class JobRunner:
         fetcher: Callable[[], contextlib.AbstractAsyncContextManager[Fetcher]],
         pool: Executor,
         clock: Clock = utcnow,
-        on_finish: Callable[[str], Awaitable[None]] | None = None,
+        on_finish: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._on_finish = on_finish
@@ -173,7 +173,7 @@ class JobRunner:
             finished = await store.finish_job(job_id, failure, owner_id=self._owner_id)
         if finished and self._on_finish is not None:
             try:
-                await self._on_finish(job_id)
+                await self._on_finish(job)
             except Exception:  # a listener's failure is not the job's
                 logger.exception("telling listeners that job %s finished failed", job_id)
 

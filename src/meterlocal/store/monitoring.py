@@ -73,6 +73,11 @@ _SQL_CLAIM_DELIVERIES = (
     "  ORDER BY next_attempt_at LIMIT ?"
     f") RETURNING {WEBHOOK_DELIVERIES.select_list}"
 )
+# A read first, so a manager with nothing to deliver never takes the write lock.
+_SQL_ANY_DUE = (
+    "SELECT 1 FROM webhook_deliveries INDEXED BY webhook_deliveries_due "
+    "WHERE status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?) LIMIT 1"
+)
 _SQL_DELIVERY_CONTEXT = (
     "SELECT job_id, has_changes, webhook_metadata, webhook_secret FROM webhook_deliveries WHERE delivery_id = ?"
 )
@@ -235,6 +240,8 @@ class MonitoringQueries:
     ) -> list[WebhookDelivery]:
         """Lease up to `limit` due pending deliveries to `owner_id` until `lease_until`."""
         stamp = format_timestamp(now)
+        if not await self._rows(_SQL_ANY_DUE, (stamp, stamp)):
+            return []
         params = (owner_id, format_timestamp(lease_until), stamp, stamp, limit)
 
         async def body(conn: aiosqlite.Connection) -> list[Sequence[Any]]:
