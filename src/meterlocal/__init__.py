@@ -9,6 +9,7 @@ from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
     BatchNotFoundError,
     BlockedURLError,
+    EventLoopError,
     ExtractionError,
     FetchError,
     FetchTimeoutError,
@@ -45,6 +46,7 @@ from meterlocal.models import (
     WebhookTestResult,
 )
 from meterlocal.settings import Settings
+from meterlocal.sync import SyncJobManager
 
 __version__ = "0.1.0"
 
@@ -57,6 +59,7 @@ __all__ = [
     "Changelog",
     "ChangelogEntry",
     "Comparison",
+    "EventLoopError",
     "ExtractionError",
     "FetchError",
     "FetchTimeoutError",
@@ -79,6 +82,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "StrategyNotFoundError",
+    "SyncJobManager",
     "UnavailableError",
     "ValidationError",
     "WebhookAttempt",

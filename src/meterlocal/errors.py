@@ -27,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "BatchNotFoundError",
     "BlockedURLError",
+    "EventLoopError",
     "ExtractionError",
     "FetchError",
     "FetchTimeoutError",
@@ -148,3 +149,7 @@ class BlockedURLError(FetchError):
 
 class UnavailableError(MeterlocalError):
     """The store or the manager cannot serve the request now (closed, read-only file, disk full)."""
+
+
+class EventLoopError(MeterlocalError, RuntimeError):
+    """A `JobManager` was used from an event loop other than the one it was opened in."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ from meterlocal.arguments import UNSET, Unset
 from meterlocal.detect import compare
 from meterlocal.errors import (
     BatchNotFoundError,
+    EventLoopError,
     JobNotFoundError,
     JobStateError,
     StrategyNotFoundError,
@@ -64,6 +66,8 @@ from meterlocal.settings import Settings
 from meterlocal.store import PruneReport, SQLiteStore, Store
 
 __all__ = ["JobManager"]
+
+logger = logging.getLogger(__name__)
 
 
 class _Collaborator(Protocol):
@@ -151,6 +155,8 @@ class JobManager:
         self._collaborators: tuple[_Collaborator, ...] = (self._lease, self._runner, self._outbox, self._schedule_loop)
         self._open_lock = asyncio.Lock()
         self._state: Literal["new", "open", "closed"] = "new"
+        # The loop open() ran in: the collaborators' tasks live there, so every later call must come from it.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # Life cycle ---------------------------------------------------------------------------------------------
     async def __aenter__(self) -> JobManager:
@@ -164,6 +170,7 @@ class JobManager:
         """Open the store, register this manager, and resume jobs that a dead manager left unfinished."""
         async with self._open_lock:
             if self._state == "open":
+                self._check_loop()
                 return
             if self._state == "closed":
                 raise UnavailableError("This JobManager is closed; create a new one")
@@ -178,10 +185,23 @@ class JobManager:
                     await self._stop(started, timeout=0)
                 await self._store.close()
                 raise
+            self._loop = asyncio.get_running_loop()
             self._state = "open"
 
     async def close(self) -> None:
-        """Wait up to `shutdown_timeout` for running jobs; leave the rest `pending` for the next manager."""
+        """Wait up to `shutdown_timeout` for running jobs; leave the rest `pending` for the next manager.
+
+        Closing from another event loop than the one the manager was opened in: when that loop still runs (in
+        another thread) the close runs there; when it has ended (`asyncio.run` returned), its tasks went with it
+        and only the store is closed, leaving unfinished jobs to the next manager.
+        """
+        opened_in = self._loop
+        if self._state == "open" and opened_in is not None and opened_in is not asyncio.get_running_loop():
+            if opened_in.is_running():
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.close(), opened_in))
+            else:
+                await self._abandon()
+            return
         async with self._open_lock:
             if self._state != "open":
                 self._state = "closed"
@@ -210,9 +230,28 @@ class JobManager:
         if failures:
             raise failures[0]
 
+    async def _abandon(self) -> None:
+        """Close what outlives the ended loop the manager was opened in: the thread pool and the store."""
+        self._state = "closed"
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            await self._store.close()
+        except Exception as exc:  # a lock or connection still bound to the ended loop: nothing more to do
+            logger.debug("closing the store of a manager whose event loop ended failed: %s", exc)
+
+    def _check_loop(self) -> None:
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            raise EventLoopError(
+                "This JobManager was opened in another event loop, where its jobs run; it cannot be used from "
+                "a second one (as with one asyncio.run() per call). Use one event loop for all its calls (one "
+                "asyncio.run(main()) around them), or meterlocal.SyncJobManager for plain, blocking calls"
+            )
+
     async def _ready(self) -> Store:
         if self._state != "open":
             await self.open()
+        else:
+            self._check_loop()
         return self._store
 
     # Strategies ---------------------------------------------------------------------------------------------
