@@ -65,7 +65,9 @@ from meterlocal.schedules.timing import MIN_LIBRARY_INTERVAL_SECONDS
 from meterlocal.settings import Settings
 from meterlocal.store import PruneReport, SQLiteStore, Store
 
-__all__ = ["JobManager"]
+__all__ = ["IfExists", "JobManager"]
+
+IfExists = Literal["error", "return", "update"]
 
 logger = logging.getLogger(__name__)
 
@@ -264,11 +266,20 @@ class JobManager:
         description: str = "",
         output_schema: Mapping[str, Any] | None = None,
         filter_config: Mapping[str, Any] | None = None,
+        if_exists: IfExists | None = None,
     ) -> Strategy:
-        """Validate and save a strategy. Raise `StrategyError` naming the field and selector at fault."""
+        """Validate and save a strategy. Raise `StrategyError` naming the field and selector at fault.
+
+        `if_exists` says what to do when a strategy of that name exists (the newest, if several do): None (the
+        default) saves another one beside it; "error" raises `ValidationError`; "return" gives back the existing
+        one unchanged; "update" makes it hold what was passed (the same id, so its history continues) and leaves
+        it untouched when it already does.
+        """
         store = await self._ready()
         name = arguments.check_name(name)
         document = arguments.check_document(strategy)
+        if if_exists not in (None, "error", "return", "update"):
+            raise ValidationError(f"if_exists must be None, 'error', 'return' or 'update', not {if_exists!r}")
         now = self._clock()
         record = Strategy(
             strategy_id=str(uuid.uuid4()),
@@ -282,8 +293,64 @@ class JobManager:
             updated_at=now,
         )
         compile_strategy(record)
+        existing = None if if_exists is None else await self._newest_named(name)
+        if existing is not None:
+            return await self._reuse(existing, record, if_exists)
         await store.add_strategy(record)
         return record
+
+    async def strategy(
+        self,
+        name: str,
+        strategy: Mapping[str, Any],
+        *,
+        url: str | None = None,
+        description: str = "",
+        output_schema: Mapping[str, Any] | None = None,
+        filter_config: Mapping[str, Any] | None = None,
+    ) -> Strategy:
+        """The strategy called `name`, holding `strategy` and the other fields: created when no strategy has that
+        name, updated in place (same id, history continues) when it holds something else, else returned as is.
+        Re-running a notebook cell or a script with this never makes a second strategy of the same name."""
+        return await self.create_strategy(
+            name,
+            strategy,
+            url=url,
+            description=description,
+            output_schema=output_schema,
+            filter_config=filter_config,
+            if_exists="update",
+        )
+
+    async def _newest_named(self, name: str) -> Strategy | None:
+        offset = 0
+        while True:  # strategies are few; a page at a time keeps the store's interface as it is
+            page = await self._store.list_strategies(limit=arguments.MAX_LIST_LIMIT, offset=offset)
+            for found in page:
+                if found.name == name:
+                    return found
+            if len(page) < arguments.MAX_LIST_LIMIT:
+                return None
+            offset += arguments.MAX_LIST_LIMIT
+
+    async def _reuse(self, existing: Strategy, wanted: Strategy, if_exists: IfExists | None) -> Strategy:
+        """What `create_strategy(if_exists=...)` returns when a strategy of the wanted name exists."""
+        if if_exists == "error":
+            raise ValidationError(
+                f"A strategy named {existing.name!r} exists ({existing.strategy_id}); pass if_exists='return' or "
+                "'update' (or use jm.strategy(...)), or choose another name"
+            )
+        fields = ("url", "description", "strategy", "output_schema", "filter_config")
+        if if_exists == "return" or all(getattr(existing, f) == getattr(wanted, f) for f in fields):
+            return existing
+        return await self.update_strategy(
+            existing.strategy_id,
+            url=wanted.url,
+            description=wanted.description,
+            strategy=wanted.strategy,
+            output_schema=wanted.output_schema,
+            filter_config=wanted.filter_config,
+        )
 
     async def get_strategy(self, strategy_id: str) -> Strategy:
         store = await self._ready()
@@ -340,7 +407,7 @@ class JobManager:
     # Jobs ---------------------------------------------------------------------------------------------------
     @overload
     async def create_job(
-        self, strategy_id: str, url: str, urls: None = None, parameters: Mapping[str, Any] | None = None
+        self, strategy_id: str, url: str | None = None, urls: None = None, parameters: Mapping[str, Any] | None = None
     ) -> Job: ...
 
     @overload
@@ -360,8 +427,11 @@ class JobManager:
         urls: Sequence[str] | None = None,
         parameters: Mapping[str, Any] | None = None,
     ) -> Job | Batch:
-        """Queue one job (`url`, returns a `Job`) or a batch (`urls`, returns a `Batch`); return at once."""
+        """Queue one job (`url`, returns a `Job`) or a batch (`urls`, returns a `Batch`); return at once.
+        With neither, the job is for the strategy's saved `url`."""
         store = await self._ready()
+        if url is None and urls is None:
+            url = await self._saved_url(strategy_id)
         targets = arguments.check_targets(url, urls, allow_file_urls=self.settings.allow_file_urls)
         parameters = arguments.check_parameters(parameters)
         strategy = await self.get_strategy(strategy_id)
@@ -395,12 +465,13 @@ class JobManager:
     async def execute_job(
         self,
         strategy_id: str,
-        url: str,
+        url: str | None = None,
         parameters: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
     ) -> Job:
-        """Run one job and return it finished (`completed` or `failed`; a failure is not raised).
+        """Run one job (on `url`, by default the strategy's saved `url`) and return it finished (`completed` or
+        `failed`; a failure is not raised).
 
         Raise `JobTimeoutError` (carrying `.job_id`) after `timeout` seconds (default `settings.execute_timeout`);
         the job keeps running.
@@ -410,6 +481,15 @@ class JobManager:
         return await self.wait_for_job(
             job.job_id, timeout=self.settings.execute_timeout if timeout is None else timeout
         )
+
+    async def _saved_url(self, strategy_id: str) -> str:
+        strategy = await self.get_strategy(strategy_id)
+        if strategy.url is None:
+            raise ValidationError(
+                f"url is required: strategy {strategy.name!r} ({strategy.strategy_id}) has no saved url; pass url= "
+                "(or urls= for a batch), or save one with update_strategy(..., url=...)"
+            )
+        return strategy.url
 
     async def get_job(self, job_id: str) -> Job:
         store = await self._ready()

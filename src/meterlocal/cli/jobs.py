@@ -109,20 +109,21 @@ def run(
     db: Path | None,
     as_json: bool,
 ) -> None:
-    """Scrape URLS with STRATEGY (an id or a name).
+    """Scrape URLS with STRATEGY (an id or a name); no URL: the strategy's saved url.
 
     One URL: run it and print the results. Several URLs (or --urls-file): run them as a batch with a progress bar,
     then print a summary. Exit code 1 when a job failed.
     """
     targets = list(urls) + (_read_urls(urls_file) if urls_file else [])
-    if not targets:
-        raise click.UsageError("give at least one URL (or --urls-file)")
+    if not targets and urls_file is not None:
+        raise click.UsageError(f"{urls_file} holds no URL")
     parameters = parse_parameters(params)
     batch = len(targets) > 1 or urls_file is not None
 
     async def single(jm: JobManager) -> Job:
         found = await resolve_strategy(jm, strategy)
-        return await jm.execute_job(found.strategy_id, targets[0], parameters, timeout=timeout)
+        url = targets[0] if targets else None  # none: the strategy's saved url
+        return await jm.execute_job(found.strategy_id, url, parameters, timeout=timeout)
 
     async def several(jm: JobManager) -> tuple[BatchProgress, list[Job]]:
         found = await resolve_strategy(jm, strategy)
