@@ -65,7 +65,7 @@ from meterlocal.schedules.timing import MIN_LIBRARY_INTERVAL_SECONDS
 from meterlocal.settings import Settings
 from meterlocal.store import PruneReport, SQLiteStore, Store
 
-__all__ = ["IfExists", "JobManager"]
+__all__ = ["JobManager"]
 
 IfExists = Literal["error", "return", "update"]
 
