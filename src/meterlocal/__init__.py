@@ -8,6 +8,7 @@ from meterlocal.clock import ManualClock
 from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
     BatchNotFoundError,
+    BatchTimeoutError,
     BlockedURLError,
     EventLoopError,
     ExtractionError,
@@ -54,6 +55,7 @@ __all__ = [
     "Batch",
     "BatchNotFoundError",
     "BatchProgress",
+    "BatchTimeoutError",
     "BlockedURLError",
     "ChangedItem",
     "Changelog",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 __all__ = [
     "BatchNotFoundError",
+    "BatchTimeoutError",
     "BlockedURLError",
     "EventLoopError",
     "ExtractionError",
@@ -113,6 +114,19 @@ class JobTimeoutError(MeterlocalError, TimeoutError):
         )
         self.job_id = job_id
         self.timeout = timeout
+
+
+class BatchTimeoutError(MeterlocalError, TimeoutError):
+    """A wait for a batch ran out of time. Its jobs are not cancelled."""
+
+    def __init__(self, batch_id: str, timeout: float, unfinished: int, total: int) -> None:
+        super().__init__(
+            f"Batch {batch_id}: {unfinished} of {total} jobs did not finish within {timeout:g} s; they keep "
+            f"running, poll it with get_batch_progress({batch_id!r}) or wait_for_batch()"
+        )
+        self.batch_id = batch_id
+        self.timeout = timeout
+        self.unfinished = unfinished
 
 
 class ExtractionError(MeterlocalError):

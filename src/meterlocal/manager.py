@@ -30,9 +30,11 @@ from meterlocal.arguments import UNSET, Unset
 from meterlocal.detect import compare
 from meterlocal.errors import (
     BatchNotFoundError,
+    BatchTimeoutError,
     EventLoopError,
     JobNotFoundError,
     JobStateError,
+    JobTimeoutError,
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
@@ -68,6 +70,7 @@ from meterlocal.store import PruneReport, SQLiteStore, Store
 __all__ = ["JobManager"]
 
 IfExists = Literal["error", "return", "update"]
+DEFAULT_JOB_LIST_LIMIT = 20
 
 logger = logging.getLogger(__name__)
 
@@ -503,29 +506,82 @@ class JobManager:
         strategy_id: str | None = None,
         status: JobStatus | str | None = None,
         since: datetime | str | None = None,
-        limit: int = 20,
+        limit: int | None = None,
         offset: int = 0,
         *,
         batch_id: str | None = None,
         schedule_id: str | None = None,
     ) -> list[Job]:
-        """Jobs newest first. `since` is a datetime, an ISO-8601 time, or a span back from now ("24h", "7d")."""
+        """Jobs newest first. `since` is a datetime, an ISO-8601 time, or a span back from now ("24h", "7d").
+        `limit` is 20 by default, except with a `batch_id`: then every job of the batch (that matches)."""
         store = await self._ready()
-        limit, offset = arguments.check_page(limit, offset)
-        return await store.list_jobs(
-            strategy_id=None if strategy_id is None else arguments.check_id(strategy_id, "strategy_id"),
-            status=arguments.parse_status(status),
-            since=arguments.parse_since(since, now=self._clock()),
-            batch_id=None if batch_id is None else arguments.check_id(batch_id, "batch_id"),
-            schedule_id=None if schedule_id is None else arguments.check_id(schedule_id, "schedule_id"),
-            limit=limit,
-            offset=offset,
-        )
+        whole = limit is None and batch_id is not None
+        limit, offset = arguments.check_page(DEFAULT_JOB_LIST_LIMIT if limit is None else limit, offset)
+        filters: dict[str, Any] = {
+            "strategy_id": None if strategy_id is None else arguments.check_id(strategy_id, "strategy_id"),
+            "status": arguments.parse_status(status),
+            "since": arguments.parse_since(since, now=self._clock()),
+            "batch_id": None if batch_id is None else arguments.check_id(batch_id, "batch_id"),
+            "schedule_id": None if schedule_id is None else arguments.check_id(schedule_id, "schedule_id"),
+        }
+        if not whole:
+            return await store.list_jobs(**filters, limit=limit, offset=offset)
+        jobs: list[Job] = []
+        while True:
+            page = await store.list_jobs(**filters, limit=arguments.MAX_LIST_LIMIT, offset=offset + len(jobs))
+            jobs += page
+            if len(page) < arguments.MAX_LIST_LIMIT:
+                return jobs
 
     async def wait_for_job(self, job_id: str, timeout: float | None = None) -> Job:
         """Return the job once it is `completed` or `failed`. Raise `JobTimeoutError` after `timeout` seconds."""
         await self._ready()
         return await self._runner.wait(arguments.check_id(job_id, "job_id"), arguments.check_timeout(timeout))
+
+    async def wait_for_batch(self, batch_id: str, timeout: float | None = None) -> list[Job]:
+        """Return the batch's jobs in creation order (the order of its `urls`) once all are `completed` or
+        `failed`. Raise `BatchTimeoutError` after `timeout` seconds; the jobs keep running."""
+        timeout = arguments.check_timeout(timeout)
+        jobs = await self._batch_jobs(batch_id)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        done: list[Job] = []
+        for job in jobs:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                done.append(job if job.status.is_final else await self.wait_for_job(job.job_id, timeout=left))
+            except JobTimeoutError:
+                unfinished = sum(1 for j in await self._batch_jobs(batch_id) if not j.status.is_final)
+                raise BatchTimeoutError(batch_id, timeout or 0.0, unfinished, len(jobs)) from None
+        return done
+
+    async def iter_batch(self, batch_id: str, timeout: float | None = None) -> AsyncIterator[Job]:
+        """Yield the batch's jobs as they finish (those already finished first, in creation order). Raise
+        `BatchTimeoutError` after `timeout` seconds; the jobs keep running."""
+        jobs = await self._batch_jobs(batch_id)
+        arguments.check_timeout(timeout)
+        for job in jobs:
+            if job.status.is_final:
+                yield job
+        waits = [asyncio.ensure_future(self.wait_for_job(j.job_id)) for j in jobs if not j.status.is_final]
+        try:
+            for finished in asyncio.as_completed(waits, timeout=timeout):
+                try:
+                    job = await finished
+                except TimeoutError:
+                    left = sum(1 for w in waits if not w.done())
+                    raise BatchTimeoutError(batch_id, timeout or 0.0, left, len(jobs)) from None
+                yield job
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _batch_jobs(self, batch_id: str) -> list[Job]:
+        """Every job of the batch, in creation order."""
+        jobs = await self.list_jobs(batch_id=batch_id)
+        if not jobs:
+            raise BatchNotFoundError(batch_id)
+        return jobs[::-1]
 
     async def get_batch_progress(self, batch_id: str) -> BatchProgress:
         store = await self._ready()

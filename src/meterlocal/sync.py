@@ -145,6 +145,7 @@ class SyncJobManager:
     list_jobs = _blocking(JobManager.list_jobs)
     wait_for_job = _blocking(JobManager.wait_for_job)
     get_batch_progress = _blocking(JobManager.get_batch_progress)
+    wait_for_batch = _blocking(JobManager.wait_for_batch)
     # Change detection
     compare_jobs = _blocking(JobManager.compare_jobs)
     get_strategy_history = _blocking(JobManager.get_strategy_history)
@@ -180,6 +181,11 @@ class SyncJobManager:
         """Call `callback(job)` (a function or a coroutine function) in the manager's loop thread whenever this
         manager finishes a job; return a function that removes it."""
         return self.manager.on_job_finished(callback)
+
+    def iter_batch(self, batch_id: str, timeout: float | None = None) -> Iterator[Job]:
+        """Yield the batch's jobs as they finish (those already finished first, in creation order). Raise
+        `BatchTimeoutError` after `timeout` seconds; the jobs keep running."""
+        return self._iterate(self.manager.iter_batch(batch_id, timeout=timeout))
 
     def watch(self, schedule_id: str | None = None, changes_only: bool = True) -> Iterator[Job]:
         """Iterate, blocking, over the jobs this manager finishes (of `schedule_id`; only changed ones unless
