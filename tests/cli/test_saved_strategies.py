@@ -28,3 +28,16 @@ def test_add_replace_then_run_by_name_on_the_saved_url(runner: CliRunner, db: Pa
     assert run.exit_code == 0, run.output
     job = json.loads(run.stdout)
     assert job["url"] == url and job["item_count"] == 20
+
+
+def test_run_prints_the_warnings_of_a_broken_selector(runner: CliRunner, db: Path, pages: Site, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"container": "article[data-x]", "fields": {"title": "h3"}}))
+    assert runner.invoke(cli, ["strategy", "add", str(broken), "--name", "Broken", "--db", str(db)]).exit_code == 0
+    single = runner.invoke(cli, ["run", "Broken", pages.url(BOOKS_PAGE), "--db", str(db)])
+    assert single.exit_code == 0, single.output
+    assert "warning: The container selector 'article[data-x]' matched nothing" in " ".join(single.output.split())
+    url = pages.url(BOOKS_PAGE)
+    several = runner.invoke(cli, ["run", "Broken", url, url + "?2", "--db", str(db)])
+    assert several.exit_code == 0, several.output
+    assert " ".join(several.output.split()).count("matched nothing on the page") == 2

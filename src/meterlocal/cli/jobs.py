@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meterlocal.arguments import MAX_LIST_LIMIT
@@ -146,6 +147,9 @@ def run(
     else:
         con = console()
         con.print(jobs_table(jobs, title=f"batch {progress.batch_id}"))
+        for job in jobs:
+            for warning in job.warnings:
+                con.print(f"[yellow]warning:[/yellow] job {job.job_id[:8]}: {escape(warning)}", soft_wrap=True)
         con.print(f"{progress.completed} completed, {progress.failed} failed, {progress.total} total")
     if progress.failed:
         raise CommandFailed(f"{progress.failed} of {progress.total} jobs failed")
@@ -156,7 +160,7 @@ def _print_job(job: Job, rows: int) -> None:
     con.print(job_summary(job), soft_wrap=True)
     con.print(f"url: {job.url}", soft_wrap=True)
     for warning in job.warnings:
-        con.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+        con.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)  # selectors hold [brackets]
     table = results_table(job, rows=rows) if rows else None
     if table is not None:
         con.print(table)
