@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import subprocess
 import sys
 import threading
@@ -109,3 +110,25 @@ async def test_a_manager_open_in_another_thread_closes_there(tmp_path: Path) -> 
     with pytest.raises(UnavailableError):
         sync.get_strategy("00000000-0000-0000-0000-000000000000")
     sync.close()
+
+
+def test_the_readme_script_example_runs_and_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme.split("Script example (run by `tests/test_sync.py`):", 1)[1]
+    code, shown = re.findall(r"```(?:python)?\n(.*?)```", after, re.DOTALL)[:2]
+    (tmp_path / "fixtures").symlink_to(ROOT / "fixtures")
+    (tmp_path / "script.py").write_text(code, encoding="utf-8")
+    for _ in range(2):  # run twice, as one re-runs a script: still one strategy
+        done = subprocess.run(
+            [sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        expected = [
+            re.escape(line).replace("1a2b3c4d", "[0-9a-f]{8}").replace(r"0\.01s", r"\d+\.\d\ds")
+            for line in shown.splitlines()
+        ]
+        assert len(done.stdout.splitlines()) == len(expected)
+        for line, pattern in zip(done.stdout.splitlines(), expected, strict=True):
+            assert re.fullmatch(pattern, line), (line, pattern)
+    with SyncJobManager(tmp_path / "scrapes.db") as jm:
+        assert [s.name for s in jm.list_strategies()] == ["Books"]
