@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, Protocol, TypedDict, Unpack, overload
 
 from meterlocal import arguments
 from meterlocal.arguments import UNSET, Unset
@@ -70,6 +70,17 @@ from meterlocal.store import PruneReport, SQLiteStore, Store
 __all__ = ["JobManager"]
 
 IfExists = Literal["error", "return", "update"]
+
+
+class StrategyFields(TypedDict, total=False):
+    """The keyword arguments `JobManager.strategy` passes on to `create_strategy`."""
+
+    url: str | None
+    description: str
+    output_schema: Mapping[str, Any] | None
+    filter_config: Mapping[str, Any] | None
+
+
 DEFAULT_JOB_LIST_LIMIT = 20
 
 logger = logging.getLogger(__name__)
@@ -302,28 +313,12 @@ class JobManager:
         await store.add_strategy(record)
         return record
 
-    async def strategy(
-        self,
-        name: str,
-        strategy: Mapping[str, Any],
-        *,
-        url: str | None = None,
-        description: str = "",
-        output_schema: Mapping[str, Any] | None = None,
-        filter_config: Mapping[str, Any] | None = None,
-    ) -> Strategy:
-        """The strategy called `name`, holding `strategy` and the other fields: created when no strategy has that
-        name, updated in place (same id, history continues) when it holds something else, else returned as is.
-        Re-running a notebook cell or a script with this never makes a second strategy of the same name."""
-        return await self.create_strategy(
-            name,
-            strategy,
-            url=url,
-            description=description,
-            output_schema=output_schema,
-            filter_config=filter_config,
-            if_exists="update",
-        )
+    async def strategy(self, name: str, strategy: Mapping[str, Any], **fields: Unpack[StrategyFields]) -> Strategy:
+        """The strategy called `name`, holding `strategy` and the `fields` of `create_strategy` (`url`,
+        `description`, `output_schema`, `filter_config`): created when no strategy has that name, updated in place
+        (same id, history continues) when it holds something else, else returned as is. Re-running a notebook
+        cell or a script with this never makes a second strategy of the same name."""
+        return await self.create_strategy(name, strategy, **fields, if_exists="update")
 
     async def _newest_named(self, name: str) -> Strategy | None:
         offset = 0
