@@ -196,7 +196,7 @@ async def test_list_jobs_refuses_bad_filters(jm: JobManager, kwargs: dict[str, A
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({}, "give exactly one of url (one page) or urls (a batch); neither was given"),
+        # ({}: the strategy's saved url; tests/test_strategy_by_name.py covers a strategy without one)
         ({"url": "http://a.test/", "urls": ["http://b.test/"]}, "both were given"),
         ({"url": ""}, "url must be a non-empty URL string"),
         ({"url": "/relative/path"}, "is not an absolute URL"),

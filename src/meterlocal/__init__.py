@@ -8,7 +8,9 @@ from meterlocal.clock import ManualClock
 from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
     BatchNotFoundError,
+    BatchTimeoutError,
     BlockedURLError,
+    EventLoopError,
     ExtractionError,
     FetchError,
     FetchTimeoutError,
@@ -45,6 +47,7 @@ from meterlocal.models import (
     WebhookTestResult,
 )
 from meterlocal.settings import Settings
+from meterlocal.sync import SyncJobManager
 
 __version__ = "0.1.0"
 
@@ -52,11 +55,13 @@ __all__ = [
     "Batch",
     "BatchNotFoundError",
     "BatchProgress",
+    "BatchTimeoutError",
     "BlockedURLError",
     "ChangedItem",
     "Changelog",
     "ChangelogEntry",
     "Comparison",
+    "EventLoopError",
     "ExtractionError",
     "FetchError",
     "FetchTimeoutError",
@@ -79,6 +84,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "StrategyNotFoundError",
+    "SyncJobManager",
     "UnavailableError",
     "ValidationError",
     "WebhookAttempt",

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 __all__ = [
     "BatchNotFoundError",
+    "BatchTimeoutError",
     "BlockedURLError",
+    "EventLoopError",
     "ExtractionError",
     "FetchError",
     "FetchTimeoutError",
@@ -114,6 +116,19 @@ class JobTimeoutError(MeterlocalError, TimeoutError):
         self.timeout = timeout
 
 
+class BatchTimeoutError(MeterlocalError, TimeoutError):
+    """A wait for a batch ran out of time. Its jobs are not cancelled."""
+
+    def __init__(self, batch_id: str, timeout: float, unfinished: int, total: int) -> None:
+        super().__init__(
+            f"Batch {batch_id}: {unfinished} of {total} jobs did not finish within {timeout:g} s; they keep "
+            f"running, poll it with get_batch_progress({batch_id!r}) or wait_for_batch()"
+        )
+        self.batch_id = batch_id
+        self.timeout = timeout
+        self.unfinished = unfinished
+
+
 class ExtractionError(MeterlocalError):
     """A document that cannot be parsed, or a strategy that cannot be applied to it."""
 
@@ -148,3 +163,7 @@ class BlockedURLError(FetchError):
 
 class UnavailableError(MeterlocalError):
     """The store or the manager cannot serve the request now (closed, read-only file, disk full)."""
+
+
+class EventLoopError(MeterlocalError, RuntimeError):
+    """A `JobManager` was used from an event loop other than the one it was opened in."""

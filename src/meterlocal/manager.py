@@ -16,21 +16,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, Protocol, TypedDict, Unpack, overload
 
 from meterlocal import arguments
 from meterlocal.arguments import UNSET, Unset
 from meterlocal.detect import compare
 from meterlocal.errors import (
     BatchNotFoundError,
+    BatchTimeoutError,
+    EventLoopError,
     JobNotFoundError,
     JobStateError,
+    JobTimeoutError,
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
@@ -64,6 +68,22 @@ from meterlocal.settings import Settings
 from meterlocal.store import PruneReport, SQLiteStore, Store
 
 __all__ = ["JobManager"]
+
+IfExists = Literal["error", "return", "update"]
+
+
+class StrategyFields(TypedDict, total=False):
+    """The keyword arguments `JobManager.strategy` passes on to `create_strategy`."""
+
+    url: str | None
+    description: str
+    output_schema: Mapping[str, Any] | None
+    filter_config: Mapping[str, Any] | None
+
+
+DEFAULT_JOB_LIST_LIMIT = 20
+
+logger = logging.getLogger(__name__)
 
 
 class _Collaborator(Protocol):
@@ -151,6 +171,8 @@ class JobManager:
         self._collaborators: tuple[_Collaborator, ...] = (self._lease, self._runner, self._outbox, self._schedule_loop)
         self._open_lock = asyncio.Lock()
         self._state: Literal["new", "open", "closed"] = "new"
+        # The loop open() ran in: the collaborators' tasks live there, so every later call must come from it.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # Life cycle ---------------------------------------------------------------------------------------------
     async def __aenter__(self) -> JobManager:
@@ -164,6 +186,7 @@ class JobManager:
         """Open the store, register this manager, and resume jobs that a dead manager left unfinished."""
         async with self._open_lock:
             if self._state == "open":
+                self._check_loop()
                 return
             if self._state == "closed":
                 raise UnavailableError("This JobManager is closed; create a new one")
@@ -178,10 +201,23 @@ class JobManager:
                     await self._stop(started, timeout=0)
                 await self._store.close()
                 raise
+            self._loop = asyncio.get_running_loop()
             self._state = "open"
 
     async def close(self) -> None:
-        """Wait up to `shutdown_timeout` for running jobs; leave the rest `pending` for the next manager."""
+        """Wait up to `shutdown_timeout` for running jobs; leave the rest `pending` for the next manager.
+
+        Closing from another event loop than the one the manager was opened in: when that loop still runs (in
+        another thread) the close runs there; when it has ended (`asyncio.run` returned), its tasks went with it
+        and only the store is closed, leaving unfinished jobs to the next manager.
+        """
+        opened_in = self._loop
+        if self._state == "open" and opened_in is not None and opened_in is not asyncio.get_running_loop():
+            if opened_in.is_running():
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.close(), opened_in))
+            else:
+                await self._abandon()
+            return
         async with self._open_lock:
             if self._state != "open":
                 self._state = "closed"
@@ -210,9 +246,28 @@ class JobManager:
         if failures:
             raise failures[0]
 
+    async def _abandon(self) -> None:
+        """Close what outlives the ended loop the manager was opened in: the thread pool and the store."""
+        self._state = "closed"
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            await self._store.close()
+        except Exception as exc:  # a lock or connection still bound to the ended loop: nothing more to do
+            logger.debug("closing the store of a manager whose event loop ended failed: %s", exc)
+
+    def _check_loop(self) -> None:
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            raise EventLoopError(
+                "This JobManager was opened in another event loop, where its jobs run; it cannot be used from "
+                "a second one (as with one asyncio.run() per call). Use one event loop for all its calls (one "
+                "asyncio.run(main()) around them), or meterlocal.SyncJobManager for plain, blocking calls"
+            )
+
     async def _ready(self) -> Store:
         if self._state != "open":
             await self.open()
+        else:
+            self._check_loop()
         return self._store
 
     # Strategies ---------------------------------------------------------------------------------------------
@@ -225,11 +280,20 @@ class JobManager:
         description: str = "",
         output_schema: Mapping[str, Any] | None = None,
         filter_config: Mapping[str, Any] | None = None,
+        if_exists: IfExists | None = None,
     ) -> Strategy:
-        """Validate and save a strategy. Raise `StrategyError` naming the field and selector at fault."""
+        """Validate and save a strategy. Raise `StrategyError` naming the field and selector at fault.
+
+        `if_exists` says what to do when a strategy of that name exists (the newest, if several do): None (the
+        default) saves another one beside it; "error" raises `ValidationError`; "return" gives back the existing
+        one unchanged; "update" makes it hold what was passed (the same id, so its history continues) and leaves
+        it untouched when it already does.
+        """
         store = await self._ready()
         name = arguments.check_name(name)
         document = arguments.check_document(strategy)
+        if if_exists not in (None, "error", "return", "update"):
+            raise ValidationError(f"if_exists must be None, 'error', 'return' or 'update', not {if_exists!r}")
         now = self._clock()
         record = Strategy(
             strategy_id=str(uuid.uuid4()),
@@ -243,8 +307,48 @@ class JobManager:
             updated_at=now,
         )
         compile_strategy(record)
+        existing = None if if_exists is None else await self._newest_named(name)
+        if existing is not None:
+            return await self._reuse(existing, record, if_exists)
         await store.add_strategy(record)
         return record
+
+    async def strategy(self, name: str, strategy: Mapping[str, Any], **fields: Unpack[StrategyFields]) -> Strategy:
+        """The strategy called `name`, holding `strategy` and the `fields` of `create_strategy` (`url`,
+        `description`, `output_schema`, `filter_config`): created when no strategy has that name, updated in place
+        (same id, history continues) when it holds something else, else returned as is. Re-running a notebook
+        cell or a script with this never makes a second strategy of the same name."""
+        return await self.create_strategy(name, strategy, **fields, if_exists="update")
+
+    async def _newest_named(self, name: str) -> Strategy | None:
+        offset = 0
+        while True:  # strategies are few; a page at a time keeps the store's interface as it is
+            page = await self._store.list_strategies(limit=arguments.MAX_LIST_LIMIT, offset=offset)
+            for found in page:
+                if found.name == name:
+                    return found
+            if len(page) < arguments.MAX_LIST_LIMIT:
+                return None
+            offset += arguments.MAX_LIST_LIMIT
+
+    async def _reuse(self, existing: Strategy, wanted: Strategy, if_exists: IfExists | None) -> Strategy:
+        """What `create_strategy(if_exists=...)` returns when a strategy of the wanted name exists."""
+        if if_exists == "error":
+            raise ValidationError(
+                f"A strategy named {existing.name!r} exists ({existing.strategy_id}); pass if_exists='return' or "
+                "'update' (or use jm.strategy(...)), or choose another name"
+            )
+        fields = ("url", "description", "strategy", "output_schema", "filter_config")
+        if if_exists == "return" or all(getattr(existing, f) == getattr(wanted, f) for f in fields):
+            return existing
+        return await self.update_strategy(
+            existing.strategy_id,
+            url=wanted.url,
+            description=wanted.description,
+            strategy=wanted.strategy,
+            output_schema=wanted.output_schema,
+            filter_config=wanted.filter_config,
+        )
 
     async def get_strategy(self, strategy_id: str) -> Strategy:
         store = await self._ready()
@@ -301,7 +405,7 @@ class JobManager:
     # Jobs ---------------------------------------------------------------------------------------------------
     @overload
     async def create_job(
-        self, strategy_id: str, url: str, urls: None = None, parameters: Mapping[str, Any] | None = None
+        self, strategy_id: str, url: str | None = None, urls: None = None, parameters: Mapping[str, Any] | None = None
     ) -> Job: ...
 
     @overload
@@ -321,8 +425,11 @@ class JobManager:
         urls: Sequence[str] | None = None,
         parameters: Mapping[str, Any] | None = None,
     ) -> Job | Batch:
-        """Queue one job (`url`, returns a `Job`) or a batch (`urls`, returns a `Batch`); return at once."""
+        """Queue one job (`url`, returns a `Job`) or a batch (`urls`, returns a `Batch`); return at once.
+        With neither, the job is for the strategy's saved `url`."""
         store = await self._ready()
+        if url is None and urls is None:
+            url = await self._saved_url(strategy_id)
         targets = arguments.check_targets(url, urls, allow_file_urls=self.settings.allow_file_urls)
         parameters = arguments.check_parameters(parameters)
         strategy = await self.get_strategy(strategy_id)
@@ -356,12 +463,13 @@ class JobManager:
     async def execute_job(
         self,
         strategy_id: str,
-        url: str,
+        url: str | None = None,
         parameters: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
     ) -> Job:
-        """Run one job and return it finished (`completed` or `failed`; a failure is not raised).
+        """Run one job (on `url`, by default the strategy's saved `url`) and return it finished (`completed` or
+        `failed`; a failure is not raised).
 
         Raise `JobTimeoutError` (carrying `.job_id`) after `timeout` seconds (default `settings.execute_timeout`);
         the job keeps running.
@@ -371,6 +479,15 @@ class JobManager:
         return await self.wait_for_job(
             job.job_id, timeout=self.settings.execute_timeout if timeout is None else timeout
         )
+
+    async def _saved_url(self, strategy_id: str) -> str:
+        strategy = await self.get_strategy(strategy_id)
+        if strategy.url is None:
+            raise ValidationError(
+                f"url is required: strategy {strategy.name!r} ({strategy.strategy_id}) has no saved url; pass url= "
+                "(or urls= for a batch), or save one with update_strategy(..., url=...)"
+            )
+        return strategy.url
 
     async def get_job(self, job_id: str) -> Job:
         store = await self._ready()
@@ -384,29 +501,82 @@ class JobManager:
         strategy_id: str | None = None,
         status: JobStatus | str | None = None,
         since: datetime | str | None = None,
-        limit: int = 20,
+        limit: int | None = None,
         offset: int = 0,
         *,
         batch_id: str | None = None,
         schedule_id: str | None = None,
     ) -> list[Job]:
-        """Jobs newest first. `since` is a datetime, an ISO-8601 time, or a span back from now ("24h", "7d")."""
+        """Jobs newest first. `since` is a datetime, an ISO-8601 time, or a span back from now ("24h", "7d").
+        `limit` is 20 by default, except with a `batch_id`: then every job of the batch (that matches)."""
         store = await self._ready()
-        limit, offset = arguments.check_page(limit, offset)
-        return await store.list_jobs(
-            strategy_id=None if strategy_id is None else arguments.check_id(strategy_id, "strategy_id"),
-            status=arguments.parse_status(status),
-            since=arguments.parse_since(since, now=self._clock()),
-            batch_id=None if batch_id is None else arguments.check_id(batch_id, "batch_id"),
-            schedule_id=None if schedule_id is None else arguments.check_id(schedule_id, "schedule_id"),
-            limit=limit,
-            offset=offset,
-        )
+        whole = limit is None and batch_id is not None
+        limit, offset = arguments.check_page(DEFAULT_JOB_LIST_LIMIT if limit is None else limit, offset)
+        filters: dict[str, Any] = {
+            "strategy_id": None if strategy_id is None else arguments.check_id(strategy_id, "strategy_id"),
+            "status": arguments.parse_status(status),
+            "since": arguments.parse_since(since, now=self._clock()),
+            "batch_id": None if batch_id is None else arguments.check_id(batch_id, "batch_id"),
+            "schedule_id": None if schedule_id is None else arguments.check_id(schedule_id, "schedule_id"),
+        }
+        if not whole:
+            return await store.list_jobs(**filters, limit=limit, offset=offset)
+        jobs: list[Job] = []
+        while True:
+            page = await store.list_jobs(**filters, limit=arguments.MAX_LIST_LIMIT, offset=offset + len(jobs))
+            jobs += page
+            if len(page) < arguments.MAX_LIST_LIMIT:
+                return jobs
 
     async def wait_for_job(self, job_id: str, timeout: float | None = None) -> Job:
         """Return the job once it is `completed` or `failed`. Raise `JobTimeoutError` after `timeout` seconds."""
         await self._ready()
         return await self._runner.wait(arguments.check_id(job_id, "job_id"), arguments.check_timeout(timeout))
+
+    async def wait_for_batch(self, batch_id: str, timeout: float | None = None) -> list[Job]:
+        """Return the batch's jobs in creation order (the order of its `urls`) once all are `completed` or
+        `failed`. Raise `BatchTimeoutError` after `timeout` seconds; the jobs keep running."""
+        timeout = arguments.check_timeout(timeout)
+        jobs = await self._batch_jobs(batch_id)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        done: list[Job] = []
+        for job in jobs:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                done.append(job if job.status.is_final else await self.wait_for_job(job.job_id, timeout=left))
+            except JobTimeoutError:
+                unfinished = sum(1 for j in await self._batch_jobs(batch_id) if not j.status.is_final)
+                raise BatchTimeoutError(batch_id, timeout or 0.0, unfinished, len(jobs)) from None
+        return done
+
+    async def iter_batch(self, batch_id: str, timeout: float | None = None) -> AsyncIterator[Job]:
+        """Yield the batch's jobs as they finish (those already finished first, in creation order). Raise
+        `BatchTimeoutError` after `timeout` seconds; the jobs keep running."""
+        jobs = await self._batch_jobs(batch_id)
+        arguments.check_timeout(timeout)
+        for job in jobs:
+            if job.status.is_final:
+                yield job
+        waits = [asyncio.ensure_future(self.wait_for_job(j.job_id)) for j in jobs if not j.status.is_final]
+        try:
+            for finished in asyncio.as_completed(waits, timeout=timeout):
+                try:
+                    job = await finished
+                except TimeoutError:
+                    left = sum(1 for w in waits if not w.done())
+                    raise BatchTimeoutError(batch_id, timeout or 0.0, left, len(jobs)) from None
+                yield job
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _batch_jobs(self, batch_id: str) -> list[Job]:
+        """Every job of the batch, in creation order."""
+        jobs = await self.list_jobs(batch_id=batch_id)
+        if not jobs:
+            raise BatchNotFoundError(batch_id)
+        return jobs[::-1]
 
     async def get_batch_progress(self, batch_id: str) -> BatchProgress:
         store = await self._ready()

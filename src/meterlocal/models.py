@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 
+from meterlocal.display import clip, html_list, html_pairs, html_rows, seconds_between, short_id, when
+
 __all__ = [
     "Batch",
     "BatchProgress",
@@ -82,7 +84,19 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", use_enum_values=False, validate_assignment=False)
 
 
-class Strategy(_Record):
+class _Shown(_Record):
+    """A record a person looks at: `repr` and `str` are one short line (ids shortened, never the results); the
+    whole record is `model_dump()`."""
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+def _line(kind: str, *parts: str | None) -> str:
+    return f"<{kind} " + " ".join(p for p in parts if p) + ">"
+
+
+class Strategy(_Shown):
     """A saved, reusable extraction plan (`css` for HTML pages, `api` for JSON endpoints)."""
 
     strategy_id: str
@@ -114,8 +128,14 @@ class Strategy(_Record):
             params.update(body)
         return params
 
+    def __repr__(self) -> str:
+        fields = self.strategy.get("fields")
+        count = f"{len(fields)} fields" if isinstance(fields, dict) else None
+        url = f"url={clip(self.url, 60)!r}" if self.url else None
+        return _line("Strategy", short_id(self.strategy_id), repr(clip(self.name, 40)), self.scraper_type, count, url)
 
-class Job(_Record):
+
+class Job(_Shown):
     """One run of a strategy on one URL."""
 
     job_id: str
@@ -146,8 +166,40 @@ class Job(_Record):
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
 
+    def __repr__(self) -> str:
+        took = seconds_between(self.started_at, self.completed_at)
+        return _line(
+            "Job",
+            short_id(self.job_id),
+            self.status.value,
+            None if self.item_count is None else f"{self.item_count} items",
+            None if took is None else f"in {took:.2f}s",
+            f"{len(self.warnings)} warnings" if self.warnings else None,
+            f"error={clip(self.error, 60)!r}" if self.error else None,
+            f"url={clip(self.url, 60)!r}",
+        )
 
-class Batch(_Record):
+    def _repr_html_(self) -> str:
+        """Status, timings, error and warnings, then the first rows of the results (for Jupyter)."""
+        took = seconds_between(self.started_at, self.completed_at)
+        summary = html_pairs(
+            [
+                ("job", self.job_id),
+                ("status", self.status.value),
+                ("url", self.url),
+                ("items", self.item_count),
+                ("created", when(self.created_at)),
+                ("started", when(self.started_at)),
+                ("completed", when(self.completed_at)),
+                ("took", None if took is None else f"{took:.2f} s"),
+                ("error", self.error),
+            ]
+        )
+        rows = html_rows(self.results) if self.results else ""
+        return f"<div>{summary}{html_list(f'warning: {w}' for w in self.warnings)}{rows}</div>"
+
+
+class Batch(_Shown):
     """The jobs made by one `create_job(urls=[...])` call."""
 
     batch_id: str
@@ -157,8 +209,17 @@ class Batch(_Record):
     status: JobStatus = JobStatus.PENDING
     created_at: Timestamp
 
+    def __repr__(self) -> str:
+        return _line(
+            "Batch",
+            short_id(self.batch_id),
+            self.status.value,
+            f"{self.job_count} jobs",
+            f"strategy {short_id(self.strategy_id)}",
+        )
 
-class BatchProgress(_Record):
+
+class BatchProgress(_Shown):
     """How far a batch has got."""
 
     batch_id: str
@@ -180,8 +241,16 @@ class BatchProgress(_Record):
             return JobStatus.RUNNING
         return JobStatus.PENDING
 
+    def __repr__(self) -> str:
+        return _line(
+            "BatchProgress",
+            short_id(self.batch_id),
+            f"{self.completed + self.failed}/{self.total} finished ({self.progress_percent:.0f}%):",
+            f"{self.completed} completed, {self.failed} failed, {self.running} running, {self.pending} pending",
+        )
 
-class Comparison(_Record):
+
+class Comparison(_Shown):
     """How job `other_job_id` differs from job `job_id` (a is the first, b the second)."""
 
     job_id: str | None = None
@@ -195,6 +264,36 @@ class Comparison(_Record):
     template_similarity: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Similarity of the two pages' tag-tree fingerprints"
     )
+
+    def __repr__(self) -> str:
+        same = self.content_hash_match
+        return _line(
+            "Comparison",
+            f"{short_id(self.job_id)} -> {short_id(self.other_job_id)}",
+            "same content" if same else f"changed: similarity {self.semantic_similarity:.2f}",
+            None if same else f"items {self.item_count_diff:+d}",
+            None if same else f"{len(self.changes)} changes",
+            None if self.structural_match else "structure changed",
+        )
+
+    def _repr_html_(self) -> str:
+        """The signals, then the changes and the structural changes as lists (for Jupyter)."""
+        signals = html_pairs(
+            [
+                ("jobs", f"{self.job_id} -> {self.other_job_id}"),
+                ("content_hash_match", self.content_hash_match),
+                ("structural_match", self.structural_match),
+                ("semantic_similarity", f"{self.semantic_similarity:.3f}"),
+                ("item_count_diff", f"{self.item_count_diff:+d}"),
+                ("template_similarity", self.template_similarity),
+            ]
+        )
+        structural = html_list(self.structural_changes)
+        return (
+            f"<div>{signals}<p>changes</p>{html_list(self.changes) or '<p>none</p>'}"
+            + (f"<p>structural changes</p>{structural}" if structural else "")
+            + "</div>"
+        )
 
 
 class HistoryEntry(_Record):
@@ -213,7 +312,7 @@ class HistoryEntry(_Record):
     completed_at: Timestamp | None = None
 
 
-class Schedule(_Record):
+class Schedule(_Shown):
     """A strategy re-run on one URL (`url`) or a batch (`urls`) every `interval_seconds` or at cron times."""
 
     schedule_id: str
@@ -248,6 +347,23 @@ class Schedule(_Record):
     def targets(self) -> list[str]:
         """The URLs one run scrapes."""
         return list(self.urls) if self.urls is not None else [self.url] if self.url is not None else []
+
+    def __repr__(self) -> str:
+        timing = (
+            f"every {self.interval_seconds}s"
+            if self.schedule_type == "interval"
+            else f"cron {self.cron_expression!r} ({self.timezone})"
+        )
+        targets = self.targets
+        return _line(
+            "Schedule",
+            short_id(self.schedule_id),
+            timing,
+            "enabled" if self.enabled else "disabled",
+            f"{len(targets)} urls" if len(targets) != 1 else f"url={clip(targets[0], 60)!r}",
+            None if self.next_run_at is None else f"next {when(self.next_run_at)}",
+            f"strategy {short_id(self.strategy_id)}",
+        )
 
 
 class ScheduleChanges(_Record):

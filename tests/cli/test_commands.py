@@ -211,7 +211,7 @@ def test_version_and_help(runner: CliRunner) -> None:
 
 def test_usage_errors_exit_2(runner: CliRunner, db: Path, books: str) -> None:
     assert "No such command" in invoke(runner, "fly", code=2).stderr
-    assert "give at least one URL" in invoke(runner, "run", "Books", "--db", db, code=2).stderr
+    assert "has no saved url" in invoke(runner, "run", "Books", "--db", db, code=2).stderr
     assert "Strategy not found: Nope" in invoke(runner, "run", "Nope", "http://x.example/", "--db", db, code=2).stderr
     assert (
         "Invalid value for '--status'" in invoke(runner, "jobs", "list", "--status", "done", "--db", db, code=2).stderr

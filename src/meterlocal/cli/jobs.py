@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meterlocal.arguments import MAX_LIST_LIMIT
@@ -109,20 +110,21 @@ def run(
     db: Path | None,
     as_json: bool,
 ) -> None:
-    """Scrape URLS with STRATEGY (an id or a name).
+    """Scrape URLS with STRATEGY (an id or a name); no URL: the strategy's saved url.
 
     One URL: run it and print the results. Several URLs (or --urls-file): run them as a batch with a progress bar,
     then print a summary. Exit code 1 when a job failed.
     """
     targets = list(urls) + (_read_urls(urls_file) if urls_file else [])
-    if not targets:
-        raise click.UsageError("give at least one URL (or --urls-file)")
+    if not targets and urls_file is not None:
+        raise click.UsageError(f"{urls_file} holds no URL")
     parameters = parse_parameters(params)
     batch = len(targets) > 1 or urls_file is not None
 
     async def single(jm: JobManager) -> Job:
         found = await resolve_strategy(jm, strategy)
-        return await jm.execute_job(found.strategy_id, targets[0], parameters, timeout=timeout)
+        url = targets[0] if targets else None  # none: the strategy's saved url
+        return await jm.execute_job(found.strategy_id, url, parameters, timeout=timeout)
 
     async def several(jm: JobManager) -> tuple[BatchProgress, list[Job]]:
         found = await resolve_strategy(jm, strategy)
@@ -145,6 +147,9 @@ def run(
     else:
         con = console()
         con.print(jobs_table(jobs, title=f"batch {progress.batch_id}"))
+        for job in jobs:
+            for warning in job.warnings:
+                con.print(f"[yellow]warning:[/yellow] job {job.job_id[:8]}: {escape(warning)}", soft_wrap=True)
         con.print(f"{progress.completed} completed, {progress.failed} failed, {progress.total} total")
     if progress.failed:
         raise CommandFailed(f"{progress.failed} of {progress.total} jobs failed")
@@ -155,7 +160,7 @@ def _print_job(job: Job, rows: int) -> None:
     con.print(job_summary(job), soft_wrap=True)
     con.print(f"url: {job.url}", soft_wrap=True)
     for warning in job.warnings:
-        con.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+        con.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)  # selectors hold [brackets]
     table = results_table(job, rows=rows) if rows else None
     if table is not None:
         con.print(table)

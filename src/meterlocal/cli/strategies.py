@@ -62,9 +62,20 @@ def strategy_group() -> None:
 @click.option("--name", help="Name to save it under (default: the file's `name`, or the file name).")
 @click.option("--url", help="The page the strategy was written for (informative).")
 @click.option("--description", help="What the strategy extracts.")
+@click.option(
+    "--replace", is_flag=True, help="Update the strategy of that name in place (same id) instead of adding another."
+)
 @db_option
 @json_option
-def add(file: str, name: str | None, url: str | None, description: str | None, db: Path | None, as_json: bool) -> None:
+def add(
+    file: str,
+    name: str | None,
+    url: str | None,
+    description: str | None,
+    replace: bool,
+    db: Path | None,
+    as_json: bool,
+) -> None:
     """Save the strategy in FILE (.json or .yaml).
 
     FILE holds either a bare strategy document ({"container": ..., "fields": {...}}) or a record
@@ -87,13 +98,15 @@ def add(file: str, name: str | None, url: str | None, description: str | None, d
             description=record.get("description") or "",
             output_schema=record.get("output_schema"),
             filter_config=record.get("filter_config"),
+            if_exists="update" if replace else None,
         )
 
     strategy = run_with_manager(db, work)
     if as_json:
         print_json(StrategyOut.of(strategy))
     else:
-        console().print(f"Added strategy {strategy.strategy_id}  {strategy.name} ({strategy.scraper_type})")
+        verb = "Saved" if replace else "Added"
+        console().print(f"{verb} strategy {strategy.strategy_id}  {strategy.name} ({strategy.scraper_type})")
 
 
 @strategy_group.command("list")

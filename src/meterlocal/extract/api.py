@@ -22,7 +22,7 @@ import orjson
 from jmespath.exceptions import JMESPathError
 
 from meterlocal.errors import ExtractionError, ValidationError
-from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess
+from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess, empty_field_warnings
 from meterlocal.extract.documents import ApiRequestTemplate, ApiStrategyDocument
 from meterlocal.urls import merge_query
 
@@ -126,7 +126,7 @@ class ApiStrategy(CompiledStrategy):
                 raise ExtractionError(
                     f"A field's JMESPath failed on the JSON from {url or 'the response'}: {exc}"
                 ) from exc
-        warnings: list[str] = []
+        warnings = [] if fields is None else empty_field_warnings(records, tuple(fields))
         return Extraction(self._finish(records, warnings), root=data, warnings=warnings)
 
     def decode(self, document: bytes | str | Any, *, url: str | None, content_type: str | None) -> Any:

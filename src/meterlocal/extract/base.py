@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CompiledStrategy", "Extraction", "Postprocess"]
+__all__ = ["CompiledStrategy", "Extraction", "Postprocess", "empty_field_warnings"]
 
 
 @dataclass(slots=True)
@@ -16,13 +16,27 @@ class Extraction:
     `items` are the final results (coerced by output_schema, filtered by filter_config). `root` is the parsed
     page (an lxml element) or the decoded JSON for API strategies, and `containers` the elements that became
     items (HTML only): change detection fingerprints them. `warnings` are sentences about values that were
-    dropped or nulled on the way (for instance coercion failures).
+    dropped or nulled on the way (for instance coercion failures), or about selectors that look broken.
     """
 
     items: list[dict[str, Any]]
     root: Any = None
     containers: list[Any] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def empty_field_warnings(items: list[dict[str, Any]], names: tuple[str, ...]) -> list[str]:
+    """A sentence for each field that is null (or an empty list) in every item: its selector most likely matches
+    nothing on this page, which would otherwise pass for a page without that value."""
+    if not items:
+        return []
+    return [
+        f"Field {name!r} is null in all {len(items)} items; its selector may not match this page"
+        if len(items) > 1
+        else f"Field {name!r} is null in the only item; its selector may not match this page"
+        for name in names
+        if all(item.get(name) in (None, []) for item in items)
+    ]
 
 
 class Postprocess(ABC):

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from lxml import etree
 
 from meterlocal.errors import ExtractionError
-from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess
+from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess, empty_field_warnings
 from meterlocal.extract.document import Page, parse_html
 from meterlocal.extract.documents import CssField, CssStrategyDocument
 from meterlocal.extract.records import (
@@ -94,7 +94,12 @@ class HtmlStrategy(CompiledStrategy):
         containers = self.containers(root)
         record = self.fields.record
         items = [record(c, page) for c in containers]
-        warnings: list[str] = []
+        warnings = empty_field_warnings(items, self.field_names)
+        if self.container is not None and not containers:
+            warnings.append(
+                f"The container selector {self.container.source!r} matched nothing on the page, so there are no "
+                "items; check it against the page (its markup may have changed)"
+            )
         return Extraction(self._finish(items, warnings), root=root, containers=containers, warnings=warnings)
 
     def containers(self, root: etree._Element) -> list[etree._Element]:
