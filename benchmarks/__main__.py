@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m benchmarks [extract|e2e|memory|store|compare|growth|webhooks|all] [--quick] [--repeat N] [--out DIR]`.
+"""Run the benchmarks: `python -m benchmarks [SUITE|all] [--quick] [--repeat N] [--out DIR]`.
 
 `make bench` runs them all at full size (about ten minutes on two cores) and rewrites `benchmarks/results/*.md`,
 which the README's "Performance" section shows. `--quick` runs tiny sizes, as a smoke test; point `--out`

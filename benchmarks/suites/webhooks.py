@@ -30,6 +30,7 @@ STRATEGY = {"container": "li", "fields": {"title": "b", "price": "i"}}
 async def _measure(directory: Path, runs: int, *, failures_per_delivery: int) -> dict[str, Any]:
     arrivals: dict[str, datetime] = {}
     tries: dict[str, int] = {}
+    all_arrived = asyncio.Event()
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(text=PAGE, content_type="text/html")
@@ -41,6 +42,8 @@ async def _measure(directory: Path, runs: int, *, failures_per_delivery: int) ->
         if tries[job_id] <= failures_per_delivery:
             return web.Response(status=500)
         arrivals.setdefault(job_id, datetime.now(UTC))
+        if len(arrivals) >= runs:
+            all_arrived.set()
         return web.Response(text="ok")
 
     app = web.Application()
@@ -58,8 +61,7 @@ async def _measure(directory: Path, runs: int, *, failures_per_delivery: int) ->
                 strategy.strategy_id, url=f"{base}/page", interval_seconds=1, webhook_url=f"{base}/hook"
             )
             async with asyncio.timeout(runs * 5 + 30):
-                while len(arrivals) < runs:
-                    await asyncio.sleep(0.05)
+                await all_arrived.wait()
             await jm.update_schedule(schedule.schedule_id, enabled=False)
             deliveries = await jm.list_webhook_deliveries(schedule_id=schedule.schedule_id, limit=1000)
             jobs = {job.job_id: job for job in await jm.list_jobs(schedule_id=schedule.schedule_id, limit=1000)}

@@ -28,6 +28,7 @@ from meterlocal.errors import (
     ValidationError,
 )
 from meterlocal.extract import compile_strategy, extract, strategy_json_schema
+from meterlocal.extract.infer import StrategyProposal, infer_strategy
 from meterlocal.manager import JobManager
 from meterlocal.models import (
     Batch,
@@ -84,6 +85,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "StrategyNotFoundError",
+    "StrategyProposal",
     "SyncJobManager",
     "UnavailableError",
     "ValidationError",
@@ -95,6 +97,7 @@ __all__ = [
     "compile_strategy",
     "content_hash",
     "extract",
+    "infer_strategy",
     "strategy_json_schema",
     "structural_signature",
 ]

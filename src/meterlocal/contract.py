@@ -57,6 +57,7 @@ __all__ = [
     "DeliveriesQuery",
     "ErrorOut",
     "ExecuteJobBody",
+    "GenerateStrategyBody",
     "HistoryEntryOut",
     "HistoryQuery",
     "IntRange",
@@ -250,6 +251,23 @@ class CreateStrategyBody(_Body):
     strategy: _Document = Field(description="The strategy document: CSS/XPath (`container`, `fields`) or API")
     output_schema: _OutputSchema | None = Field(None, description="Field -> type coercions applied to each item")
     filter_config: _FilterConfig | None = Field(None, description="Post-extraction filter (`mode`, `conditions`)")
+
+
+class GenerateStrategyBody(_Body):
+    """`POST /api/strategies/generate`: Meter's body, plus `examples` (meterlocal writes strategies from examples)."""
+
+    url: str = Field(description="The page to write the strategy for")
+    description: str = Field("", description="What to extract (kept as the strategy's description)")
+    name: str | None = Field(None, description="The name to save it under (default: 'Strategy for URL')")
+    examples: list[dict[str, Any]] | None = Field(
+        None, description="meterlocal extension: one or two {field: value as seen on the page} objects"
+    )
+    output_schema: _OutputSchema | None = Field(None, description="Field -> type coercions applied to each item")
+    filter_config: _FilterConfig | None = Field(None, description="Post-extraction filter (`mode`, `conditions`)")
+    # Sent by meter-sdk; accepted and unused (inference writes CSS strategies, grouping is Meter's).
+    force_api: bool = Field(False, description="Meter's: prefer an API scraper (ignored)")
+    scraper_type: str | None = Field(None, description="Meter's scraper choice (ignored: css)")
+    strategy_group_id: str | None = Field(None, description="Meter's strategy group (ignored)")
 
 
 _KEPT_UNLESS_GIVEN = ("name", "description", "strategy")

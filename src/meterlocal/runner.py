@@ -76,6 +76,11 @@ class JobRunner:
         self._fetcher = await self._resources.enter_async_context(self._open_fetcher())
         self._queue.start()
 
+    async def fetch(self, request: FetchRequest) -> FetchResponse:
+        """Fetch one page with the jobs' fetcher (fixtures and record mode apply), outside any job."""
+        assert self._fetcher is not None, "pages are fetched only once the runner has started"
+        return await self._fetcher.fetch(request)
+
     async def stop(self, timeout: float) -> None:
         """Start nothing new; wait up to `timeout` s for running jobs (the rest go back to the store as they are),
         close the fetcher, and wake every waiter."""

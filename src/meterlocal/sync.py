@@ -133,6 +133,7 @@ class SyncJobManager:
 
     # Strategies
     create_strategy = _blocking(JobManager.create_strategy)
+    generate_strategy = _blocking(JobManager.generate_strategy)
     strategy = _blocking(JobManager.strategy)
     get_strategy = _blocking(JobManager.get_strategy)
     list_strategies = _blocking(JobManager.list_strategies)

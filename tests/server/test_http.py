@@ -158,7 +158,8 @@ async def test_unknown_routes_and_methods_are_json_never_redirects(make_client: 
         response = await client.request(method, path)
         assert f"allowed: {allowed}" in await detail(response, 405)
         assert response.headers["Allow"] == allowed
-    assert "create the strategy explicitly" in await detail(await client.post("/api/strategies/generate"), 501)
+    response = await client.post("/api/strategies/generate", json={"url": "https://example.com/", "description": "x"})
+    assert 'send "examples"' in await detail(response, 501)
 
 
 async def test_every_api_route_needs_the_key_when_one_is_set(make_client: MakeClient, caplog: Any) -> None:

@@ -155,7 +155,9 @@ def test_sdk_errors_carry_the_servers_detail(client: MeterClient, live: Any, boo
         client.create_job("nope", url=live.page(live.BOOKS_PAGE))
     with pytest.raises(MeterError, match=r"^API error: Batch not found: b1$"):
         client.get_batch_progress("b1")
-    with pytest.raises(MeterError, match=r"^API error: Strategy generation needs Meter's LLM"):
+    with pytest.raises(
+        MeterError, match=r"^API error: Generating a strategy from a description needs Meter's LLM.*send \"examples\""
+    ):
         client.generate_strategy(url="https://example.com", description="products", name="x")
     completed = client.execute_job(books, live.page(live.BOOKS_PAGE))
     failed = client.execute_job(books, live.page("/missing.html"))

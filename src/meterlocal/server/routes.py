@@ -33,6 +33,7 @@ from meterlocal.contract import (
     DeletedOut,
     DeliveriesQuery,
     ExecuteJobBody,
+    GenerateStrategyBody,
     HistoryEntryOut,
     HistoryQuery,
     JobOut,
@@ -186,8 +187,11 @@ ROUTES: tuple[Route[Any, Any], ...] = (
         "/api/strategies/generate",
         strategies.generate_strategy,
         "generateStrategy",
-        "Not available: meterlocal has no LLM; create the strategy with POST /api/strategies",
-        errors=(501,),
+        "Write and save a strategy from examples of the wanted items (a description alone answers 501)",
+        body=GenerateStrategyBody,
+        response=dict[str, Any],  # a strategy (StrategyOut's keys) with preview_data, confidence and fill_rate
+        status=201,
+        errors=(400, 501),
     ),
     _history("/api/strategies/{strategy_id}/history", "getStrategyHistory"),
     Route(

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any
 
-from meterlocal.contract import CreateStrategyBody, DeletedOut, PageQuery, StrategyOut, UpdateStrategyBody
+from meterlocal.contract import (
+    CreateStrategyBody,
+    DeletedOut,
+    GenerateStrategyBody,
+    PageQuery,
+    StrategyOut,
+    UpdateStrategyBody,
+)
 from meterlocal.server.errors import ApiError
 from meterlocal.server.routing import Call
 
@@ -36,12 +43,26 @@ async def create_strategy(call: Call[CreateStrategyBody, None]) -> StrategyOut:
     return StrategyOut.of(strategy)
 
 
-async def generate_strategy(call: Call[None, None]) -> NoReturn:
-    raise ApiError(
-        501,
-        "Strategy generation needs Meter's LLM, which meterlocal does not have: create the strategy explicitly "
-        'with POST /api/strategies {"name", "url", "strategy": {"container": ..., "fields": {...}}}',
+async def generate_strategy(call: Call[GenerateStrategyBody, None]) -> dict[str, Any]:
+    body = call.body
+    if not body.examples:
+        raise ApiError(
+            501,
+            "Generating a strategy from a description needs Meter's LLM, which meterlocal does not have: send "
+            '"examples", one or two {field: value as seen on the page} objects, and meterlocal writes the '
+            'strategy from them (or create it with POST /api/strategies {"name", "url", "strategy"})',
+        )
+    generated = await call.manager.generate_strategy(
+        body.url,
+        examples=body.examples,
+        name=body.name,
+        description=body.description,
+        output_schema=body.output_schema,
+        filter_config=body.filter_config,
     )
+    out = StrategyOut.of(generated.saved).model_dump(mode="json")
+    out.update(generated.model_dump(mode="json", exclude={"saved"}))
+    return out
 
 
 async def get_strategy(call: Call[None, None]) -> StrategyOut:

@@ -1,0 +1,73 @@
+"""`meterlocal generate URL --example 'field=value' ...`: write a strategy from examples, print it and its items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import yaml
+from rich.table import Table
+
+from meterlocal.cli.output import console, print_json
+from meterlocal.cli.root import UsageFailure, cli, db_option, json_option, run_with_manager
+from meterlocal.manager import JobManager
+from meterlocal.settings import Settings
+
+__all__ = ["generate_command", "parse_examples"]
+
+
+def parse_examples(pairs: tuple[str, ...], second: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`field=value` pairs as one example (and `--example2` pairs as a second one)."""
+    examples = []
+    for group in (pairs, second):
+        example: dict[str, Any] = {}
+        for pair in group:
+            field, sep, value = pair.partition("=")
+            if not sep or not field.strip():
+                raise UsageFailure(f"--example must be field=value, not {pair!r}")
+            example[field.strip()] = value
+        if example:
+            examples.append(example)
+    if not examples:
+        raise UsageFailure("give at least one --example field=value")
+    return examples
+
+
+@cli.command("generate")
+@click.argument("url")
+@click.option("--example", "pairs", multiple=True, help="field=value as seen on the page (repeat per field)")
+@click.option("--example2", "second", multiple=True, help="field=value of a second item (optional)")
+@click.option("--save", "name", default=None, help="Save the strategy under this name")
+@db_option
+@json_option
+def generate_command(
+    url: str, pairs: tuple[str, ...], second: tuple[str, ...], name: str | None, **options: Any
+) -> None:
+    """Write a strategy for URL from example values of one (or two) items, and show what it extracts."""
+    examples = parse_examples(pairs, second)
+    as_json = options.pop("as_json", False)
+
+    async def run(jm: JobManager) -> Any:
+        generated = await jm.generate_strategy(url, examples=examples, name=name)
+        if name is None:  # a dry run: nothing saved unless asked
+            await jm.delete_strategy(generated.strategy_id)
+        return generated
+
+    # A saved page is a file:// URL: the person running the command reads their own files.
+    generated = run_with_manager(options["db"], run, settings=Settings(allow_file_urls=True))
+    shown = generated.model_dump(mode="json", exclude={"saved"})
+    if name is None:
+        shown.pop("strategy_id")
+    if as_json:
+        print_json(shown)
+        return
+    console().print(yaml.safe_dump({"strategy": generated.strategy}, allow_unicode=True, sort_keys=False))
+    table = Table(title=f"{generated.item_count} items (first {len(generated.preview_data)})")
+    fields = list(generated.strategy["fields"])
+    for field in fields:
+        table.add_column(f"{field} ({generated.fill_rate.get(field, 0):.0%})")
+    for item in generated.preview_data:
+        table.add_row(*("" if item.get(f) is None else str(item.get(f)) for f in fields))
+    console().print(table)
+    if name is not None:
+        console().print(f"saved as {generated.strategy_id}")

@@ -1,0 +1,614 @@
+"""Write a CSS strategy from one or two examples of the wanted items: `infer_strategy`. Pure and synchronous.
+
+An example maps field names to values as a person sees them on the page: a text, a link (absolute or as the page
+writes it), an image's src, or a part of a text ("225" of "225 points"). Inference finds the elements carrying
+each value, takes the smallest element that holds one example's fields and is repeated on the page (with two
+examples: the level where the two examples sit in two different repeats) as the container, and gives each field
+the most robust relative selector that reproduces every example: stable classes, itemprop and data-* attributes
+and table headers before tag structure, and positions last. Every candidate is run through meterlocal's own
+compiled extraction, so the proposal extracts exactly what `extract` will.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+from pydantic import BaseModel, Field
+
+from meterlocal.errors import MeterlocalError, ValidationError
+from meterlocal.extract.compile import compile_strategy, extract
+from meterlocal.extract.document import LINK_ATTRIBUTES, Page, normalize_space, parse_html
+from meterlocal.extract.documents import parse_strategy
+from meterlocal.extract.html import HtmlStrategy
+
+__all__ = ["Rejection", "StrategyProposal", "infer_strategy"]
+
+_SKIP = frozenset({"script", "style", "template", "noscript", "head", "title", "meta", "link"})
+# A class or id that a build tool or a framework made up: it changes with the next deploy.
+_GENERATED = re.compile(
+    r"\d{3,}|[0-9a-f]{8,}|^(css|sc|jsx|emotion|svelte)-|__[A-Za-z0-9]{5,}$|[A-Z][a-z]+[A-Z0-9][A-Za-z0-9]{4,}$|"
+    r"^[a-z]{1,3}[A-Z0-9][A-Za-z0-9]{3,}$|^[A-Za-z0-9_-]{1,2}$"
+)
+_IDENT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_-]*$")
+# Attributes whose values name what an element is (not which item it belongs to).
+_LABEL_ATTRIBUTES = ("itemprop", "data-testid", "data-test", "data-qa", "data-field", "data-role", "role", "name")
+_NUMBER = re.compile(r"^[+-]?\d[\d,.]*$")
+_STATE_CLASSES = frozenset({"odd", "even", "first", "last", "active", "selected", "current", "hover", "alt"})
+_MAX_LEVELS = 8  # how far above the fields' common ancestor a container is looked for
+_MAX_PLACES = 12  # elements considered per example value (the deepest ones first)
+
+
+class Rejection(BaseModel):
+    """A selector inference considered and did not use, and why."""
+
+    field: str | None = Field(description="The field it was for (None: a container)")
+    selector: Any = Field(description="The container selector or field spec")
+    reason: str
+
+
+class StrategyProposal(BaseModel):
+    """A strategy written from examples: the document, what it extracts and how sure inference is of each field."""
+
+    strategy: dict[str, Any] = Field(description="The strategy document (type css)")
+    items: list[dict[str, Any]] = Field(description="What the strategy extracts from the page")
+    item_count: int
+    confidence: dict[str, float] = Field(description="Per field, 0.0-1.0: selector stability times fill rate")
+    fill_rate: dict[str, float] = Field(description="Per field, the share of items with a value")
+    rejected: list[Rejection] = Field(default_factory=list, description="Alternatives considered, with why not")
+    warnings: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where an example value is: an element, read as text or an attribute, maybe through a regex."""
+
+    element: Any
+    attr: str | None
+    regex: tuple[str, ...]  # regex candidates, most general first; empty: the whole value
+    rank: int  # 0 exact text, 1 exact attribute, 2 part of a text or attribute
+
+
+@dataclass(slots=True)
+class _Candidate:
+    spec: dict[str, Any]
+    stability: float
+    fill: float = 0.0
+
+
+def infer_strategy(
+    document: bytes | str,
+    examples: Sequence[Mapping[str, Any]],
+    url: str | None = None,
+    *,
+    fields_hint: Mapping[str, str] | None = None,
+) -> StrategyProposal:
+    """Write a CSS strategy that extracts the items `examples` show, from the page `document`.
+
+    `examples` is one or two (or more) dicts `{field: value as seen on the page}`; `url` resolves relative
+    links; `fields_hint` maps a field to how to read it (`"text"`, or an attribute name such as `"href"`) when a
+    value could be read more than one way. Raise `ValidationError` naming the field and the value when a value is
+    not on the page, or when no strategy reproduces the examples.
+    """
+    try:
+        return _Inference(document, examples, url, fields_hint or {}).run()
+    except MeterlocalError:
+        raise
+    except (ValueError, TypeError, LookupError, etree.LxmlError, RecursionError) as exc:
+        raise ValidationError(f"Could not infer a strategy from the examples: {exc}") from exc
+
+
+def _check_examples(examples: Any) -> list[dict[str, str]]:
+    if isinstance(examples, Mapping):
+        examples = [examples]
+    if not isinstance(examples, Sequence) or isinstance(examples, str | bytes) or not examples:
+        raise ValidationError("examples must be a non-empty list of {field: value} objects")
+    checked: list[dict[str, str]] = []
+    names: list[str] | None = None
+    for number, example in enumerate(examples, 1):
+        if not isinstance(example, Mapping) or not example:
+            raise ValidationError(f"example {number} must be a non-empty {{field: value}} object, not {example!r}")
+        values: dict[str, str] = {}
+        for name, value in example.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ValidationError(f"example {number}: field names must be non-empty strings, not {name!r}")
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise ValidationError(
+                    f"example {number}: field {name!r} must be a text or a number as seen on the page, not {value!r}"
+                )
+            text = normalize_space(str(value))
+            if not text:
+                raise ValidationError(f"example {number}: field {name!r} is empty; leave it out or give its value")
+            values[name] = text
+        if not values:
+            raise ValidationError(f"example {number} gives no values")
+        names = names or list(example)
+        checked.append(values)
+    return checked
+
+
+def _regexes(whole: str, value: str) -> tuple[str, ...]:
+    """Patterns that take `value` out of `whole` (where it occurs), the most general first."""
+    start = whole.find(value)
+    prefix, suffix = whole[:start], whole[start + len(value) :]
+    group = r"(\d[\d,.]*)" if _NUMBER.match(value) else r"(\w+)" if re.fullmatch(r"\w+", value) else r"(.+?)"
+    before = _escape(prefix[-20:].lstrip()) if prefix else "^"
+    after = _escape(suffix[:20].rstrip()) if suffix else "$"
+    found: list[str] = []
+    if group != "(.+?)":
+        found.append(group)
+        found.append(before + group)
+    found.append(before + group + after)
+    found.append("^" + _escape(prefix) + "(.+?)" + _escape(suffix) + "$")
+    return tuple(dict.fromkeys(found))
+
+
+def _escape(text: str) -> str:
+    """`re.escape` that leaves spaces, dashes and other harmless characters alone, so patterns read well."""
+    return re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", text)
+
+
+def _stable_classes(el: Any) -> list[str]:
+    classes = (el.get("class") or "").split()
+    return [c for c in classes if _IDENT.match(c) and not _GENERATED.search(c) and c not in _STATE_CLASSES]
+
+
+def _stable_id(el: Any) -> str | None:
+    value = el.get("id")
+    return value if value and _IDENT.match(value) and not _GENERATED.search(value) else None
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _label_selectors(el: Any) -> Iterator[str]:
+    """Selectors of `el` by what it is: itemprop/data-* labels, then its stable classes."""
+    tag = el.tag
+    for name in _LABEL_ATTRIBUTES:
+        value = el.get(name)
+        if value and len(value) <= 40 and not _GENERATED.search(value):
+            yield f"{tag}[{name}={_quote(value)}]"
+    for name in el.attrib:
+        value = el.get(name)
+        if name.startswith("data-") and name not in _LABEL_ATTRIBUTES and _IDENT.match(name):
+            yield f"{tag}[{name}]"
+    classes = _stable_classes(el)
+    for cls in classes:
+        yield f"{tag}.{cls}"
+    if len(classes) > 1:
+        yield tag + "".join(f".{c}" for c in classes)
+
+
+def _ancestors(el: Any, stop: Any) -> list[Any]:
+    """`el`'s ancestors below `stop`, nearest first."""
+    found = []
+    for parent in el.iterancestors():
+        if parent is stop:
+            break
+        found.append(parent)
+    return found
+
+
+def _depth(el: Any) -> int:
+    return sum(1 for _ in el.iterancestors())
+
+
+def _common_ancestor(elements: Sequence[Any]) -> Any:
+    # Lists, not bare ids: an lxml proxy lives only while referenced, and a dead one's id can be reused.
+    first = [elements[0], *elements[0].iterancestors()]
+    others = [[e, *e.iterancestors()] for e in elements[1:]]
+    for candidate in first:
+        if all(any(a is candidate for a in chain) for chain in others):
+            return candidate
+    return first[-1]
+
+
+def _nth(el: Any) -> int:
+    return 1 + sum(1 for s in el.itersiblings(preceding=True) if s.tag == el.tag)
+
+
+class _Inference:
+    def __init__(self, document: bytes | str, examples: Any, url: str | None, hints: Mapping[str, str]) -> None:
+        self.examples = _check_examples(examples)
+        self.document = document
+        self.url = url
+        self.hints = dict(hints)
+        self.root = parse_html(document)
+        self.page = Page(self.root, url)
+        self.fields: list[str] = list(dict.fromkeys(name for example in self.examples for name in example))
+        self.rejected: list[Rejection] = []
+        self.options: list[dict[str, list[_Place]]] = []  # per example: each field's places
+        self._texts: dict[Any, str] = {}
+
+    # Finding the values ------------------------------------------------------------------------------------------
+    def text(self, el: Any) -> str:
+        cached = self._texts.get(el)
+        if cached is None:
+            cached = self._texts[el] = self.page.text(el)
+        return cached
+
+    def places(self, field: str, value: str) -> list[_Place]:
+        hint = self.hints.get(field)
+        places = [] if hint not in (None, "text") else self._text_places(value)
+        if hint != "text":
+            places.extend(self._attribute_places(value, hint))
+        if not places:
+            where = "" if hint is None else f" (read as {hint!r})"
+            raise ValidationError(f"example value {value!r} of field {field!r} is not on the page{where}")
+        places.sort(key=lambda p: (p.rank, -_depth(p.element)))
+        return places[:_MAX_PLACES]
+
+    def _text_places(self, value: str) -> list[_Place]:
+        first = value.split()[0] if value else value
+        literal = "concat('" + first.replace("'", "', \"'\", '") + "', '')"
+        holders = self.root.xpath(f"//body//*[contains(., {literal})]") or self.root.xpath(
+            f"//*[contains(., {literal})]"
+        )
+        holders = [h for h in holders if isinstance(h.tag, str) and h.tag not in _SKIP]
+        containing = [h for h in holders if value in self.text(h)]
+        ids = {id(h) for h in containing}
+        # The deepest holders: no child holds the value too.
+        deepest = [h for h in containing if not any(id(c) in ids for c in h)]
+        places: list[_Place] = []
+        for el in deepest:
+            text = self.text(el)
+            if text == value:
+                places.append(_Place(el, None, (), 0))
+            else:
+                places.append(_Place(el, None, _regexes(text, value), 2))
+        return places
+
+    def _attribute_places(self, value: str, hint: str | None) -> list[_Place]:
+        link = self.page.link(value)
+        places: list[_Place] = []
+        for el in self.root.iter():
+            if not isinstance(el.tag, str):
+                continue
+            for name, raw in el.attrib.items():
+                if hint is not None and name != hint:
+                    continue
+                attribute = normalize_space(raw)
+                if not attribute:
+                    continue
+                if name in LINK_ATTRIBUTES:
+                    if attribute == value or self.page.link(attribute) == link:
+                        places.append(_Place(el, name, (), 1))
+                elif attribute == value:
+                    places.append(_Place(el, name, (), 1))
+                elif value in attribute and len(attribute) <= 200:
+                    places.append(_Place(el, name, _regexes(attribute, value), 3))
+        return places
+
+    # Choosing elements and the container ------------------------------------------------------------------------
+    def choose(self, example: dict[str, str], avoid: Any = None) -> dict[str, _Place]:
+        """One place per field of an example: the combination whose common ancestor is deepest.
+
+        `avoid` is the first example's common ancestor: a later example's elements must not hold it (they are
+        another item, so they sit beside it, not around it).
+        """
+        options = {field: self.places(field, value) for field, value in example.items()}
+        self.options.append(options)
+        anchor_field = min(options, key=lambda f: len(options[f]))
+        best: tuple[tuple[int, int], dict[str, _Place]] | None = None
+        for anchor in options[anchor_field]:
+            chosen = {anchor_field: anchor}
+            for field, places in options.items():
+                if field != anchor_field:
+                    chosen[field] = max(
+                        places,
+                        key=lambda p: (_depth(_common_ancestor([anchor.element, p.element])), -p.rank),
+                    )
+            top = _common_ancestor([p.element for p in chosen.values()])
+            holds = avoid is not None and (top is avoid or any(a is top for a in avoid.iterancestors()))
+            score = (_depth(top) - (1000 if holds else 0), -sum(p.rank for p in chosen.values()))
+            if best is None or score > best[0]:
+                best = (score, chosen)
+        assert best is not None
+        return best[1]
+
+    def run(self) -> StrategyProposal:
+        chosen = [self.choose(self.examples[0])]
+        first = _common_ancestor([p.element for p in chosen[0].values()])
+        chosen += [self.choose(example, first) for example in self.examples[1:]]
+        tops = [_common_ancestor([p.element for p in c.values()]) for c in chosen]
+        levels = [tops[0], *tops[0].iterancestors()][:_MAX_LEVELS]
+        for level in levels:
+            if level.tag in ("html", "body"):
+                break
+            proposal = self.try_container(level, tops, chosen)
+            if proposal is not None:
+                return proposal
+        if len(self.examples) > 1:
+            raise ValidationError(
+                "the examples do not sit in repeated elements of one kind on the page; give one example, "
+                "or examples of items that look alike"
+            )
+        proposal = self.build(None, [self.root], chosen)
+        if proposal is None:
+            raise ValidationError(self._failure)
+        return proposal
+
+    def try_container(self, level: Any, tops: list[Any], chosen: list[dict[str, _Place]]) -> StrategyProposal | None:
+        depth = _depth(level)
+        containers = [level]
+        for top in tops[1:]:
+            same = [a for a in (top, *top.iterancestors()) if _depth(a) == depth]
+            if not same or same[0] is level or same[0].tag != level.tag:
+                return None  # the examples are not in two repeats at this level
+            containers.append(same[0])
+        selector = self.container_selector(level, containers)
+        if selector is None:
+            return None
+        found = self._select(selector)
+        if len(found) < 2:
+            return None
+        proposal = self.build(selector, containers, chosen)
+        if proposal is None:
+            self.rejected.append(Rejection(field=None, selector=selector, reason=self._failure))
+            return None
+        if len(self.examples) == 1 and not self._repeats(proposal):
+            self.rejected.append(
+                Rejection(
+                    field=None,
+                    selector=selector,
+                    reason="its other matches do not carry the example's fields (not a real list)",
+                )
+            )
+            return None
+        return proposal
+
+    def _repeats(self, proposal: StrategyProposal) -> bool:
+        """Whether at least two items have most fields, and not all items the example's values (no false lists)."""
+        fields = list(proposal.fill_rate)
+        full = [i for i in proposal.items if sum(i.get(f) is not None for f in fields) * 2 >= len(fields)]
+        distinct = {tuple(str(i.get(f)) for f in fields) for i in full}
+        return len(full) >= 2 and len(distinct) >= 2
+
+    def _select(self, selector: str) -> list[Any]:
+        compiled = compile_strategy({"container": selector, "fields": {"_": {}}})
+        assert isinstance(compiled, HtmlStrategy)
+        return compiled.containers(self.root)
+
+    def container_selector(self, level: Any, containers: list[Any]) -> str | None:
+        """The selector matching the container's peers best (same tag path, a shared class or none)."""
+        path = [a.tag for a in level.iterancestors()]
+        classes = set(_stable_classes(level))
+
+        def peer(el: Any) -> bool:
+            if el.tag != level.tag or [a.tag for a in el.iterancestors()] != path:
+                return False
+            other = set(_stable_classes(el))
+            return bool(other & classes) if classes else not other
+
+        alike = [e for e in self.root.iter(level.tag) if peer(e)]  # kept alive: their ids stay theirs
+        peers = {id(e) for e in alike}
+        parent = level.getparent()
+        names: list[str] = list(_label_selectors(level))
+        parents: list[str] = []
+        if parent is not None:
+            parents = [*_label_selectors(parent), *([f"#{_stable_id(parent)}"] if _stable_id(parent) else [])]
+            names += [f"{p} > {level.tag}" for p in parents]
+            grand = parent.getparent()
+            if grand is not None:
+                names += [f"{g} > {parent.tag} > {level.tag}" for g in _label_selectors(grand)]
+        names.append(" > ".join([*reversed(path[:3]), level.tag]))
+        best: tuple[tuple[float, int], str] | None = None
+        for name in dict.fromkeys(names):
+            try:
+                found = self._select(name)
+            except MeterlocalError:
+                continue
+            ids = {id(e) for e in found}
+            if not all(id(c) in ids for c in containers):
+                continue
+            hits = len(ids & peers)
+            precision, recall = hits / max(len(ids), 1), hits / max(len(peers), 1)
+            f1 = 0.0 if not hits else 2 * precision * recall / (precision + recall)
+            score = (round(f1, 3), -len(name))
+            if best is None or score > best[0]:
+                if best is not None:
+                    self.rejected.append(Rejection(field=None, selector=best[1], reason="matches fewer peers"))
+                best = (score, name)
+            else:
+                self.rejected.append(
+                    Rejection(
+                        field=None,
+                        selector=name,
+                        reason=f"matches {len(ids)} elements, {hits} of the {len(peers)} alike",
+                    )
+                )
+        return None if best is None else best[1]
+
+    # Field selectors -------------------------------------------------------------------------------------------
+    def candidates(self, place: _Place, container: Any, scoped: bool) -> list[_Candidate]:
+        el = place.element
+        reads: list[dict[str, Any]] = []
+        base: dict[str, Any] = {} if place.attr is None else {"attr": place.attr}
+        reads.extend(base if pattern is None else {**base, "regex": pattern} for pattern in place.regex or (None,))
+        found: list[tuple[dict[str, Any], float]] = []
+        if el is container:
+            found.append(({}, 1.0))
+        else:
+            found.extend(({"css": name}, 1.0 if "[" in name else 0.95) for name in _label_selectors(el))
+            if not scoped and _stable_id(el):
+                found.append(({"css": f"#{_stable_id(el)}"}, 1.0))
+            ancestors = _ancestors(el, container)
+            for ancestor in ancestors[:3]:
+                for name in list(_label_selectors(ancestor))[:3]:
+                    found.append(({"css": f"{name} > {el.tag}"}, 0.9))
+                    found.append(({"css": f"{name} {el.tag}"}, 0.85))
+            column = self._column(el)
+            if column is not None:
+                cell, header = column
+                inner = {} if cell is el else {"css": next(iter(_label_selectors(el)), el.tag)}
+                found.append(({"column": header, **inner}, 0.95))
+            found.append(({"css": el.tag}, 0.8))
+            steps = [*reversed(ancestors), el]
+            found.append(({"css": " > ".join(s.tag for s in steps)}, 0.7))
+            positional = " > ".join(f"{s.tag}:nth-of-type({_nth(s)})" for s in steps)
+            found.append(({"css": (":scope > " if scoped else "") + positional}, 0.5))
+        out: list[_Candidate] = []
+        for selector, stability in found:
+            for number, read in enumerate(reads):
+                spec = {**selector, **read}
+                if spec.get("attr") and spec.get("css", "").endswith("::text"):
+                    continue
+                out.append(_Candidate(spec, stability - 0.02 * number))
+        return out
+
+    def _column(self, el: Any) -> tuple[Any, str] | None:
+        cell = el if el.tag in ("td", "th") else next(el.iterancestors("td", "th"), None)
+        if cell is None:
+            return None
+        row = cell.getparent()
+        table = next(cell.iterancestors("table"), None)
+        if row is None or table is None:
+            return None
+        for header in table.iter("tr"):
+            cells = [c for c in header if isinstance(c.tag, str)]
+            if header is row or not cells or any(c.tag != "th" for c in cells):
+                continue
+            position = sum(_span(c) for c in cell.itersiblings(preceding=True) if isinstance(c.tag, str))
+            at = 0
+            for th in cells:
+                at += _span(th)
+                if position < at:
+                    text = normalize_space(self.text(th))
+                    return (cell, text) if text else None
+            return None
+        return None
+
+    def build(
+        self, selector: str | None, containers: list[Any], chosen: list[dict[str, _Place]]
+    ) -> StrategyProposal | None:
+        """The proposal with container `selector`, or None (with `self._failure` saying why)."""
+        scoped = selector is not None
+        all_containers = self._select(selector) if selector is not None else [self.root]
+        positions = {id(c): i for i, c in enumerate(all_containers)}
+        indexes = [positions.get(id(c)) for c in containers]
+        if any(i is None for i in indexes):
+            self._failure = f"container {selector!r} does not match the examples' items"
+            return None
+        fields: dict[str, dict[str, Any]] = {}
+        scores: dict[str, tuple[float, float]] = {}
+        for field in self.fields:
+            example_number = next(n for n, c in enumerate(chosen) if field in c)
+            # The chosen place first, then the field's other places in the same item: the one the other
+            # examples agree with wins (a "1" can be a rank or a star of a rating widget).
+            box = containers[example_number]
+            places = [chosen[example_number][field]] + [
+                p
+                for p in self.options[example_number][field]
+                if p is not chosen[example_number][field]
+                and (box is p.element or any(a is box for a in p.element.iterancestors()))
+            ]
+            candidates = [c for place in places[:4] for c in self.candidates(place, box, scoped)]
+            best = self._best(field, candidates, selector, all_containers, indexes)
+            if best is None:
+                value = self.examples[example_number][field]
+                self._failure = f"no selector for field {field!r} reproduces the example value {value!r}" + (
+                    f" inside container {selector!r}" if selector else ""
+                )
+                return None
+            # A bare CSS selector is written as a string, the way people write strategies.
+            fields[field] = best.spec["css"] if list(best.spec) == ["css"] else best.spec
+            scores[field] = (best.stability, best.fill)
+        strategy = {"container": selector, "fields": fields} if selector else {"fields": fields}
+        parse_strategy(strategy)  # the models of documents.py: a proposal is a document that validates
+        items = extract(strategy, self.document, self.url)
+        for number, (example, index) in enumerate(zip(self.examples, indexes, strict=True), 1):
+            assert index is not None
+            for field, value in example.items():
+                if not self._equal(items[index].get(field), value):
+                    self._failure = (
+                        f"field {field!r} extracts {items[index].get(field)!r}, not example {number}'s {value!r}"
+                    )
+                    return None
+        fill = {f: round(sum(i.get(f) is not None for i in items) / max(len(items), 1), 3) for f in fields}
+        confidence = {f: round(scores[f][0] * fill[f], 2) for f in fields}
+        warnings = [
+            f"field {f!r} has a value in {fill[f]:.0%} of the {len(items)} items" for f in fields if fill[f] < 0.5
+        ]
+        return StrategyProposal(
+            strategy=strategy,
+            items=items,
+            item_count=len(items),
+            confidence=confidence,
+            fill_rate=fill,
+            rejected=self.rejected,
+            warnings=warnings,
+        )
+
+    _failure = "no strategy reproduces the examples"
+
+    def _equal(self, got: Any, value: Any) -> bool:
+        # A link given as the page writes it ("/img/1.png") is reproduced by its absolute form.
+        return bool(got == value or (isinstance(got, str) and got == self.page.link(value)))
+
+    def _best(
+        self,
+        field: str,
+        candidates: list[_Candidate],
+        selector: str | None,
+        containers: list[Any],
+        indexes: list[int | None],
+    ) -> _Candidate | None:
+        valid: list[_Candidate] = []
+        specs: dict[str, dict[str, Any]] = {}
+        for number, candidate in enumerate(candidates):
+            try:
+                parse_strategy({"fields": {"_": candidate.spec}})
+            except MeterlocalError:
+                continue
+            specs[f"c{number}"] = candidate.spec
+        if not specs:
+            return None
+        document: dict[str, Any] = {"fields": specs}
+        if selector is not None:
+            document["container"] = selector
+        compiled = compile_strategy(document)
+        assert isinstance(compiled, HtmlStrategy)
+        record = compiled.fields.record
+        rows = [record(c, self.page) for c in containers]
+        wanted = [(i, e.get(field)) for i, e in zip(indexes, self.examples, strict=True) if field in e]
+        for number, candidate in enumerate(candidates):
+            key = f"c{number}"
+            if key not in specs:
+                continue
+            wrong = [(rows[i][key], v) for i, v in wanted if i is not None and not self._equal(rows[i][key], v)]
+            if wrong:
+                got, value = wrong[0]
+                self.rejected.append(
+                    Rejection(
+                        field=field, selector=candidate.spec, reason=f"gives {got!r} where the example has {value!r}"
+                    )
+                )
+                continue
+            candidate.fill = sum(r[key] is not None for r in rows) / max(len(rows), 1)
+            valid.append(candidate)
+        if not valid:
+            return None
+        valid.sort(key=lambda c: (round(c.stability * math.sqrt(c.fill), 3), c.stability), reverse=True)
+        for other in valid[1:4]:
+            self.rejected.append(
+                Rejection(
+                    field=field,
+                    selector=other.spec,
+                    reason=f"less robust (stability {other.stability:.2f}, fills {other.fill:.0%})",
+                )
+            )
+        return valid[0]
+
+
+def _span(cell: Any) -> int:
+    try:
+        return min(max(int(cell.get("colspan") or 1), 1), 1000)
+    except ValueError:
+        return 1
