@@ -10,12 +10,12 @@ does (and the `not_` operators when none does). `field` may be a dotted path int
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from meterlocal.errors import StrategyError
 from meterlocal.extract.base import Postprocess
+from meterlocal.extract.patterns import compile_pattern
 from meterlocal.extract.schema import coerce_number
 
 __all__ = ["OPERATORS", "ItemFilter", "compile_filter_config"]
@@ -117,11 +117,8 @@ def _compile_condition(index: int, raw: Any) -> Test:
     if operator == "regex_match":
         if not isinstance(value, str):
             raise StrategyError(f"{where}: regex_match needs a regular expression string, not {value!r}")
-        try:
-            pattern = re.compile(value, 0 if case_sensitive else re.IGNORECASE)
-        except re.error as exc:
-            raise StrategyError(f"{where}: regex {value!r} is not valid: {exc}") from exc
-        return lambda item: _any_element(_lookup(item, field), lambda v: pattern.search(_text(v)) is not None)
+        pattern = compile_pattern(value, where, ignore_case=not case_sensitive, capture=False)  # RE2: linear time
+        return lambda item: _any_element(_lookup(item, field), lambda v: pattern.found(_text(v)))
 
     expected = _text(value)
     folded = expected if case_sensitive else expected.casefold()

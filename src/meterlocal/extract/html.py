@@ -4,7 +4,7 @@ Value rules (the README's "Strategies" section is the user-facing copy of these)
 - a string field is a CSS selector; its value is the whitespace-normalised text of the first match;
 - `attr` reads an attribute of the first match that has it; link attributes become absolute URLs;
 - `::text` reads the element's own text nodes, `::attr(name)` an attribute (Scrapy's pseudo-elements);
-- `html` returns the first match's outer HTML; `regex` keeps group 1 (or the whole match);
+- `html` returns the first match's outer HTML; `regex` keeps group 1 (or the whole match), matched by RE2;
 - `all` returns every non-empty value as a list; `fields` makes nested records; `default` replaces null;
 - `column` reads inside the cell of the row under a table header (see `Page.cell`);
 - every item has every field, in document order.
@@ -12,7 +12,6 @@ Value rules (the README's "Strategies" section is the user-facing copy of these)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,8 @@ from lxml import etree
 from meterlocal.errors import ExtractionError, StrategyError
 from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess
 from meterlocal.extract.document import Page, parse_html
+from meterlocal.extract.limits import Run
+from meterlocal.extract.patterns import Pattern, compile_pattern
 from meterlocal.extract.records import (
     FieldSet,
     FieldSpec,
@@ -89,15 +90,23 @@ class HtmlStrategy(CompiledStrategy):
         url: str | None = None,
         charset: str | None = None,
         content_type: str | None = None,
+        deadline: float | None = None,
+        max_result_bytes: int | None = None,
     ) -> Extraction:
         _refuse_binary(document, content_type, url)
-        root = parse_html(document, charset=charset)
-        page = Page(root, url)
-        containers = self.containers(root)
-        record = self.fields.record
-        items = [record(c, page) for c in containers]
         warnings: list[str] = []
-        return Extraction(self._finish(items, warnings), root=root, containers=containers, warnings=warnings)
+        root = parse_html(document, charset=charset, warnings=warnings)
+        run = Run(deadline=deadline, max_result_bytes=max_result_bytes)
+        with run.active():
+            page = Page(root, url, run)
+            containers = self.containers(root)
+            record = self.fields.record
+            items = []
+            for container in containers:
+                run.check_time()
+                items.append(record(container, page))
+            items = self._finish(items, warnings)
+        return Extraction(items, root=root, containers=containers, warnings=warnings)
 
     def containers(self, root: Any) -> list[Any]:
         """The elements that become items, in document order (the root alone when there is no container)."""
@@ -160,6 +169,8 @@ def _compile_fields(raw: Any, *, prefix: str) -> FieldSet:
 def _compile_field(name: Any, spec: Any, prefix: str) -> FieldSpec:
     if not isinstance(name, str) or not name.strip():
         raise StrategyError(f"field names must be non-empty strings, got {name!r}")
+    if "\x00" in name:  # it would end the name early in C code and in most consumers of the results
+        raise StrategyError(f"field name {name!r} contains a NUL character", field=prefix + name)
     path = prefix + name
     if isinstance(spec, str):
         spec = {"css": spec}
@@ -235,12 +246,13 @@ def _compile_field(name: Any, spec: Any, prefix: str) -> FieldSpec:
     )
 
 
-def _compile_regex(pattern: Any, path: str) -> re.Pattern[str] | None:
+def _compile_regex(pattern: Any, path: str) -> Pattern | None:
     if pattern is None:
         return None
     if not isinstance(pattern, str) or not pattern:
         raise StrategyError(f"field {path!r}: 'regex' must be a non-empty string", field=path)
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise StrategyError(f"field {path!r}: regex {pattern!r} is not valid: {exc}", field=path) from exc
+        return compile_pattern(pattern, f"field {path!r}")
+    except StrategyError as exc:
+        exc.field = path
+        raise
