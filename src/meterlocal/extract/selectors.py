@@ -35,6 +35,7 @@ from meterlocal.extract.limits import memo as run_memo
 from meterlocal.extract.xpaths import unknown_name
 
 __all__ = [
+    "MAX_SELECTOR_COMPOUNDS",
     "MAX_SELECTOR_NESTING",
     "CssQuery",
     "Query",
@@ -52,6 +53,8 @@ PseudoElement = Literal["text", "attr"] | None
 _TRANSLATOR = cssselect.HTMLTranslator()
 # `:is(` or `:has(` nested 3,000 deep overflowed cssselect's recursive parser; no real selector nests this far.
 MAX_SELECTOR_NESTING = 32
+# Compounds joined by combinators in one selector (`div div ... p`): matching recurses once per compound.
+MAX_SELECTOR_COMPOUNDS = 100
 # Evaluated once at compile time so an XPath that parses but cannot run (unknown function or variable) is refused
 # when the strategy is created, not when the first job runs.
 _PROBE_DOCUMENT = etree.fromstring("<html><head></head><body><div></div></body></html>", etree.HTMLParser())
@@ -623,6 +626,15 @@ def _nesting(source: str) -> int:
     return deepest
 
 
+def _compounds(tree: Any) -> int:
+    """How many compounds a selector chains with combinators (`div > p a` has three)."""
+    count = 1
+    while isinstance(tree, css.CombinedSelector):
+        count += 1
+        tree = tree.selector
+    return count
+
+
 _SCOPE = object()  # `_subtree_part` of a bare `::text`: the text nodes of the scope itself
 
 
@@ -695,6 +707,13 @@ def _compile_css(source: str, field: str | None) -> Query:
         raise StrategyError(
             f"selector {quoted(source)} is not valid CSS: {exc}{_where(field)}", field=field, selector=source
         ) from exc
+    if any(_compounds(sel.parsed_tree) > MAX_SELECTOR_COMPOUNDS for sel in selectors):
+        raise StrategyError(
+            f"selector {quoted(source)} chains more than {MAX_SELECTOR_COMPOUNDS} compounds with combinators"
+            f"{_where(field)}",
+            field=field,
+            selector=source,
+        )
     pseudos = {_pseudo_element(sel, source, field) for sel in selectors}
     if len(pseudos) > 1:
         raise StrategyError(
