@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: demo test bench lint typecheck check clean
+.PHONY: demo test bench lint typecheck check schema clean
 
 # A stamp per extra: re-runs install (which also rebuilds the C extension) when the build inputs change.
 $(VENV)/.stamp-%: pyproject.toml setup.py src/meterlocal/extract/_native.pyx
@@ -30,6 +30,9 @@ typecheck: $(VENV)/.stamp-test
 	$(PY) -m mypy
 
 check: lint typecheck test
+
+schema: $(VENV)/.stamp-test  ## rewrite schemas/strategy.schema.json from the strategy document models
+	$(PY) -c 'import json, meterlocal; print(json.dumps(meterlocal.strategy_json_schema(), indent=2, ensure_ascii=False))' > schemas/strategy.schema.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache meterlocal.db meterlocal.db-wal meterlocal.db-shm

@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m benchmarks [extract|e2e|memory|store|compare|all] [--quick] [--repeat N] [--out DIR]`.
+"""Run the benchmarks: `python -m benchmarks [extract|e2e|memory|store|compare|growth|webhooks|all] [--quick] [--repeat N] [--out DIR]`.
 
 `make bench` runs them all at full size (about ten minutes on two cores) and rewrites `benchmarks/results/*.md`,
 which the README's "Performance" section shows. `--quick` runs tiny sizes, as a smoke test; point `--out`
@@ -9,6 +9,8 @@ elsewhere so it does not overwrite the committed results.
     memory   peak RSS of a 1,000- and a 10,000-URL batch, each in a fresh interpreter
     store    list_jobs with each filter on a 100,000-job SQLite store, with the query plans
     compare  compare() of two 1,000- and two 10,000-item jobs
+    growth   bytes a schedule adds to the store per run: 1,000 runs of an unchanged and of a changing page
+    webhooks delivery latency from job finished to webhook received, and attempts against a failing receiver
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from benchmarks.machine import describe
 from benchmarks.options import RESULTS, Options
 from benchmarks.report import SuiteResult, write_result
 
-SUITES = ("extract", "e2e", "memory", "store", "compare")
+SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks")
 
 
 def run_suite(name: str, options: Options) -> SuiteResult:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import mimetypes
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from meterlocal.clock import ManualClock
+from meterlocal.models import Job, JobStatus, Strategy
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -90,6 +96,34 @@ class Site:
             await self._runner.cleanup()
 
 
+def FakeClock(start: datetime = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)) -> ManualClock:  # noqa: N802
+    """A clock a test moves by hand (`meterlocal.clock.ManualClock`), starting at a fixed time."""
+    return ManualClock(start)
+
+
+def strategy_record(document: dict[str, Any] | None = None, *, at: datetime | None = None) -> Strategy:
+    """A `Strategy` to put straight into a store (`BOOKS` unless `document` is given)."""
+    now = at or datetime.now(UTC)
+    return Strategy(
+        strategy_id=str(uuid.uuid4()),
+        name="Books",
+        strategy=document or BOOKS,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def pending_job(strategy_id: str, url: str, *, at: datetime | None = None) -> Job:
+    """A `pending` job to put straight into a store with `add_jobs`."""
+    return Job(
+        job_id=str(uuid.uuid4()),
+        strategy_id=strategy_id,
+        url=url,
+        status=JobStatus.PENDING,
+        created_at=at or datetime.now(UTC),
+    )
+
+
 def load_strategy(name: str) -> dict[str, Any]:
     """The strategy document `fixtures/strategies/<name>.json`."""
     return json.loads((STRATEGIES / f"{name}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
@@ -98,3 +132,62 @@ def load_strategy(name: str) -> dict[str, Any]:
 def read_page(relative: str) -> bytes:
     """The bytes of `fixtures/pages/<relative>`."""
     return (PAGES / relative).read_bytes()
+
+
+class Receiver:
+    """A real webhook receiver on 127.0.0.1 that records every POST and answers as the test says.
+
+    `mode` is "ok" (200), "fail" (500), "slow" (answers after `delay` seconds) or "down" (the port is closed:
+    `stop()` then `start()` again on the same port brings it back). `received` holds (headers, raw body) pairs;
+    `arrived` is set at each delivery.
+    """
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.delay = 0.0
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        self.started = 0  # requests that arrived, answered or not
+        self.arrived = asyncio.Event()
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(body) for _, body in self.received]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.started += 1
+        if self.mode == "slow":
+            await asyncio.sleep(self.delay)
+        status = 500 if self.mode == "fail" else 200
+        self.statuses.append(status)
+        if status == 200:
+            self.received.append((dict(request.headers), body))
+            self.arrived.set()
+        return web.Response(status=status, text="ok" if status == 200 else "boom")
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until `count` deliveries were accepted (a deadline, not a sleep)."""
+        async with asyncio.timeout(timeout):
+            while len(self.received) < count:
+                self.arrived.clear()
+                await self.arrived.wait()

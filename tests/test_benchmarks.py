@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("extract", "e2e", "memory", "store", "compare")
+SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks")
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +101,19 @@ def test_store_times_every_filter_and_shows_index_plans(quick_run: tuple[Path, s
         assert any("USING INDEX" in line for line in plan), name
         assert data["timings"][name]["rows"] == min(20, data["matching"][name]), name
     assert "EXPLAIN QUERY PLAN" in (quick_run[0] / "store.md").read_text(encoding="utf-8")
+
+
+def test_growth_stores_an_unchanged_page_once(quick_run: tuple[Path, str]) -> None:
+    data = _data(quick_run[0], "growth")
+    assert data["unchanged"]["result_sets"] == 1 and data["unchanged"]["changed_runs"] == 0
+    assert data["changing"]["changed_runs"] == data["changing"]["runs"]
+    assert data["unchanged"]["bytes_per_run"] < data["changing"]["bytes_per_run"]
+
+
+def test_webhooks_deliver_every_run_and_retry_a_failing_receiver(quick_run: tuple[Path, str]) -> None:
+    data = _data(quick_run[0], "webhooks")
+    assert data["healthy"]["attempts_mean"] == 1 and data["flaky"]["attempts_mean"] == 3
+    assert data["flaky"]["attempts_recorded"] == 3 * data["flaky"]["deliveries"]
 
 
 def test_compare_times_both_sizes(quick_run: tuple[Path, str]) -> None:

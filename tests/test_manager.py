@@ -25,7 +25,7 @@ from meterlocal import (
     UnavailableError,
     ValidationError,
 )
-from support import BOOKS, BOOKS_PAGE, Site
+from support import BOOKS, BOOKS_PAGE, FakeClock, Site
 
 FAST = Settings(backoff_base=0.01, retries=1, connect_timeout=2, read_timeout=2, total_timeout=5)
 
@@ -454,3 +454,17 @@ async def test_a_manager_with_resume_off_leaves_orphaned_jobs_alone(tmp_path: Pa
     async with JobManager(path, settings) as worker:
         assert (await worker.wait_for_job(job.job_id, timeout=10)).status is JobStatus.COMPLETED
     assert site.hits["/held"] == hits + 1
+
+
+async def test_every_timestamp_comes_from_the_managers_clock(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with JobManager(tmp_path / "clock.db", fixtures=PAGES, clock=clock) as jm:
+        sid = await books(jm)
+        assert (await jm.get_strategy(sid)).created_at == clock()
+        job = await jm.execute_job(sid, "http://books.toscrape.com/")
+        assert job.created_at == job.started_at == job.completed_at == clock()
+        assert [j.job_id for j in await jm.list_jobs(since="1h")] == [job.job_id]
+        clock.advance(hours=2)
+        assert await jm.list_jobs(since="1h") == []  # "an hour back" from the manager's now, not the wall clock
+        updated = await jm.update_strategy(sid, description="moved on")
+        assert updated.updated_at == clock() and updated.created_at < updated.updated_at

@@ -34,3 +34,20 @@ def test_quickstart_runs_offline_and_prints_the_first_book(tmp_path: Path) -> No
 
 def test_quickstart_is_short() -> None:
     assert len(quickstart().strip().splitlines()) <= 18
+
+
+def test_the_monitoring_example_runs_and_prints_what_the_readme_says(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme.split("Monitoring example (run by `tests/test_readme.py`):", 1)[1]
+    match = re.search(r"```python\n(.*?)```", after, re.DOTALL)
+    assert match is not None
+    (tmp_path / "monitor.py").write_text(match.group(1), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "monitor.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "False True",
+        "1 0",
+        "[{'title': 'Beloved', 'price': '£9'}] [('£7', '£8')]",
+    ]

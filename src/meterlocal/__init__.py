@@ -4,6 +4,7 @@
 one document with no store and no network; `compare` tells how two result sets differ.
 """
 
+from meterlocal.clock import ManualClock
 from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
     BatchNotFoundError,
@@ -18,14 +19,31 @@ from meterlocal.errors import (
     MeterlocalError,
     NotFoundError,
     ResponseTooLargeError,
+    ScheduleNotFoundError,
     StrategyError,
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
 )
-from meterlocal.extract import compile_strategy, extract
+from meterlocal.extract import compile_strategy, extract, strategy_json_schema
 from meterlocal.manager import JobManager
-from meterlocal.models import Batch, BatchProgress, Comparison, HistoryEntry, Job, JobStatus, Strategy
+from meterlocal.models import (
+    Batch,
+    BatchProgress,
+    ChangedItem,
+    Changelog,
+    ChangelogEntry,
+    Comparison,
+    HistoryEntry,
+    Job,
+    JobStatus,
+    Schedule,
+    ScheduleChanges,
+    Strategy,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookTestResult,
+)
 from meterlocal.settings import Settings
 
 __version__ = "0.1.0"
@@ -35,6 +53,9 @@ __all__ = [
     "BatchNotFoundError",
     "BatchProgress",
     "BlockedURLError",
+    "ChangedItem",
+    "Changelog",
+    "ChangelogEntry",
     "Comparison",
     "ExtractionError",
     "FetchError",
@@ -47,19 +68,27 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "JobTimeoutError",
+    "ManualClock",
     "MeterlocalError",
     "NotFoundError",
     "ResponseTooLargeError",
+    "Schedule",
+    "ScheduleChanges",
+    "ScheduleNotFoundError",
     "Settings",
     "Strategy",
     "StrategyError",
     "StrategyNotFoundError",
     "UnavailableError",
     "ValidationError",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookTestResult",
     "__version__",
     "compare",
     "compile_strategy",
     "content_hash",
     "extract",
+    "strategy_json_schema",
     "structural_signature",
 ]

@@ -1,43 +1,83 @@
 """What callers pass to a `JobManager`: checked and normalised, or refused with a `ValidationError` naming it.
 
-Every check here guards something the store or the fetcher would otherwise meet in a worse form: a URL that yarl
-would quietly rewrite, an id SQLite cannot bind, a `since` span that overflows, settings that bypassed pydantic,
-text with a lone surrogate (`"\\ud800"`, which JSON allows and UTF-8 cannot encode).
+This is the one layer that checks arguments; the store trusts what reaches it. Every check here guards something
+the store or the fetcher would otherwise meet in a worse form: a URL that yarl would quietly rewrite, an id SQLite
+cannot bind, a `since` span that overflows, settings that bypassed pydantic, text with a lone surrogate
+(`"\\ud800"`, which JSON allows and UTF-8 cannot encode).
+
+Numeric rules are annotated types (`Limit`, `Offset`, `Count`, `Seconds`): their bounds are stated once, checked
+here (strictly: `"10"` is not a limit in Python) and reusable by any pydantic model, whose JSON Schema then carries
+the same bounds. An error message says what the rule asks for, in words derived from its bounds (or description).
 """
 
 from __future__ import annotations
 
-import math
+import enum
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
+import pydantic
+from pydantic import ConfigDict, Field, TypeAdapter
+
 from meterlocal.errors import StrategyError, ValidationError
-from meterlocal.models import JobStatus, utcnow
+from meterlocal.models import JobStatus
 from meterlocal.settings import Settings
 
 __all__ = [
     "MAX_BATCH_URLS",
     "MAX_LIST_LIMIT",
+    "MAX_OFFSET",
+    "UNSET",
+    "Count",
+    "Limit",
+    "Offset",
+    "Seconds",
+    "Unset",
+    "check_count",
     "check_description",
+    "check_document",
     "check_id",
     "check_name",
     "check_page",
+    "check_parameters",
     "check_settings",
     "check_strategy_url",
+    "check_targets",
     "check_timeout",
     "check_url",
     "check_urls",
     "optional_object",
     "parse_since",
     "parse_status",
-    "refuse_document",
 ]
+
+_T = TypeVar("_T")
 
 MAX_BATCH_URLS = 100_000
 MAX_LIST_LIMIT = 1000
+MAX_OFFSET = 2**63 - 1  # SQLite binds an integer as a signed 64-bit value
+
+Limit = Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT)]
+"""How many records one list call returns."""
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+"""How many records a list call skips."""
+Count = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+"""How many records at most, or none at all (`0`)."""
+Seconds = Annotated[float, Field(allow_inf_nan=False, description="a number of seconds")]
+"""A span of time; an infinite or NaN span would overflow later (`timedelta`, asyncio), far from its cause."""
+
+
+class Unset(enum.Enum):
+    """The default of an argument that may also be set to None: "leave it as it is"."""
+
+    UNSET = "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+
 _RELATIVE_SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _SINCE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -50,6 +90,38 @@ def _refuse_surrogates(text: str, where: str) -> None:
         raise ValidationError(
             f"{where} contains a lone surrogate ({text[exc.start]!r} at position {exc.start}), which is not text"
         ) from None
+
+
+def _rule(annotation: Any) -> TypeAdapter[Any]:
+    # Strict: the Python API takes an int where it says int (not "10", not True); parsing text is the server's job.
+    return TypeAdapter(annotation, config=ConfigDict(strict=True))
+
+
+_LIMIT: TypeAdapter[int] = _rule(Limit)
+_OFFSET: TypeAdapter[int] = _rule(Offset)
+_COUNT: TypeAdapter[int | None] = _rule(Count | None)
+_TIMEOUT: TypeAdapter[float | None] = _rule(Seconds | None)
+
+
+def _checked(rule: TypeAdapter[_T], value: object, name: str) -> _T:
+    try:
+        return rule.validate_python(value)
+    except pydantic.ValidationError:
+        raise ValidationError(f"{name} must be {_described(rule.json_schema())}, not {value!r}") from None
+
+
+def _described(schema: dict[str, Any]) -> str:
+    """A JSON Schema in words: `an integer from 1 to 1000`, `a non-negative integer`, `... or None`."""
+    if "anyOf" in schema:
+        return " or ".join("None" if s.get("type") == "null" else _described(s) for s in schema["anyOf"])
+    if "description" in schema:
+        return str(schema["description"])
+    kind = "integer" if schema.get("type") == "integer" else "number"
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low == 0:
+        return f"a non-negative {kind}" + ("" if high is None else f" up to {high}")
+    article = "an" if kind == "integer" else "a"
+    return f"{article} {kind}" + ("" if low is None or high is None else f" from {low} to {high}")
 
 
 def check_url(url: Any, where: str, *, allow_file_urls: bool = False) -> str:
@@ -99,8 +171,31 @@ def check_urls(urls: Any, *, allow_file_urls: bool = False) -> list[str]:
     return [check_url(u, f"urls[{i}]", allow_file_urls=allow_file_urls) for i, u in enumerate(urls)]
 
 
-def refuse_document(document: Any) -> NoReturn:
-    raise ValidationError(f"strategy must be a JSON object (a strategy document), not {type(document).__name__}")
+def check_targets(url: Any, urls: Any, *, allow_file_urls: bool = False) -> list[str]:
+    """The URLs a `create_job` call queues: exactly one of `url` (one job) or `urls` (a batch), each checked."""
+    if (url is None) == (urls is None):
+        raise ValidationError(
+            "give exactly one of url (one page) or urls (a batch)"
+            + ("; both were given" if url is not None else "; neither was given")
+        )
+    if url is not None:
+        return [check_url(url, "url", allow_file_urls=allow_file_urls)]
+    return check_urls(urls, allow_file_urls=allow_file_urls)
+
+
+def check_name(name: Any) -> str:
+    """A strategy's name, stripped; it must say something (in text UTF-8 can encode)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("name must be a non-empty string")
+    _refuse_surrogates(name, "name")
+    return name.strip()
+
+
+def check_document(document: Any) -> dict[str, Any]:
+    """A strategy document: an object (what it says is checked when the strategy compiles)."""
+    if not isinstance(document, Mapping):
+        raise ValidationError(f"strategy must be a JSON object (a strategy document), not {type(document).__name__}")
+    return dict(document)
 
 
 def check_strategy_url(url: Any) -> str | None:
@@ -136,14 +231,6 @@ def check_id(value: Any, name: str) -> str:
     return value
 
 
-def check_name(name: Any) -> str:
-    """A strategy's name, stripped; refuse what is not non-empty text."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValidationError("name must be a non-empty string")
-    _refuse_surrogates(name, "name")
-    return name.strip()
-
-
 def check_description(description: Any) -> str:
     if description is None:
         return ""
@@ -161,18 +248,26 @@ def optional_object(value: Any, name: str) -> dict[str, Any] | None:
     return dict(value)
 
 
-def check_timeout(timeout: Any) -> None:
-    if timeout is None:
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout):
-        raise ValidationError(f"timeout must be a number of seconds or None, not {timeout!r}")
+def check_parameters(parameters: Any) -> Mapping[str, Any] | None:
+    """A job's API parameters: an object, or None."""
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise ValidationError(f"parameters must be an object, not {type(parameters).__name__}")
+    return parameters
 
 
-def check_page(limit: int, offset: int) -> None:
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
-        raise ValidationError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}, not {limit!r}")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise ValidationError(f"offset must be a non-negative integer, not {offset!r}")
+def check_timeout(timeout: Any) -> float | None:
+    """A wait's `timeout`: `Seconds` or None (wait for ever)."""
+    return _checked(_TIMEOUT, timeout, "timeout")
+
+
+def check_page(limit: Any, offset: Any) -> tuple[int, int]:
+    """A list call's `limit` and `offset`."""
+    return _checked(_LIMIT, limit, "limit"), _checked(_OFFSET, offset, "offset")
+
+
+def check_count(count: Any, name: str) -> int | None:
+    """A `Count` or None (no bound)."""
+    return _checked(_COUNT, count, name)
 
 
 def parse_status(status: JobStatus | str | None) -> JobStatus | None:
@@ -185,7 +280,8 @@ def parse_status(status: JobStatus | str | None) -> JobStatus | None:
         raise ValidationError(f"status must be one of {allowed}, not {status!r}") from None
 
 
-def parse_since(since: datetime | str | None) -> datetime | None:
+def parse_since(since: datetime | str | None, *, now: datetime) -> datetime | None:
+    """`since` as an aware datetime: a datetime, an ISO-8601 time, or a span back from `now` ("24h", "7d")."""
     if since is None:
         return None
     if isinstance(since, datetime):
@@ -198,7 +294,7 @@ def parse_since(since: datetime | str | None) -> datetime | None:
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)
         try:
-            return utcnow() - timedelta(**{_SINCE_UNITS[unit]: amount})
+            return now - timedelta(**{_SINCE_UNITS[unit]: amount})
         except OverflowError:  # "99999999d" reaches before year 1
             raise ValidationError(f"since {since!r} reaches too far back; give a smaller span") from None
     try:

@@ -7,7 +7,8 @@
     ├── NotFoundError (LookupError)           an id that is not in the store; HTTP 404
     │   ├── StrategyNotFoundError             (.strategy_id)
     │   ├── JobNotFoundError                  (.job_id)
-    │   └── BatchNotFoundError                (.batch_id)
+    │   ├── BatchNotFoundError                (.batch_id)
+    │   └── ScheduleNotFoundError             (.schedule_id)
     ├── JobTimeoutError (TimeoutError)        a wait for a job ran out of time; the job keeps running (.job_id)
     ├── ExtractionError                       a document that cannot be parsed or extracted; the job fails
     ├── FetchError                            a page that cannot be fetched; the job fails (.url)
@@ -36,6 +37,7 @@ __all__ = [
     "MeterlocalError",
     "NotFoundError",
     "ResponseTooLargeError",
+    "ScheduleNotFoundError",
     "StrategyError",
     "StrategyNotFoundError",
     "UnavailableError",
@@ -92,6 +94,12 @@ class BatchNotFoundError(NotFoundError):
     def __init__(self, batch_id: str) -> None:
         super().__init__(f"Batch not found: {batch_id}")
         self.batch_id = batch_id
+
+
+class ScheduleNotFoundError(NotFoundError):
+    def __init__(self, schedule_id: str) -> None:
+        super().__init__(f"Schedule not found: {schedule_id}")
+        self.schedule_id = schedule_id
 
 
 class JobTimeoutError(MeterlocalError, TimeoutError):

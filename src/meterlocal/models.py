@@ -7,20 +7,31 @@ Timestamps are timezone-aware UTC datetimes and serialise as ISO-8601 with a `Z`
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, computed_field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 
 __all__ = [
     "Batch",
     "BatchProgress",
+    "ChangedItem",
+    "Changelog",
+    "ChangelogEntry",
+    "Clock",
     "Comparison",
     "HistoryEntry",
     "Job",
     "JobStatus",
+    "Schedule",
+    "ScheduleChanges",
     "Strategy",
     "Timestamp",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookTestResult",
+    "format_timestamp",
     "utcnow",
 ]
 
@@ -30,14 +41,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso_z(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def format_timestamp(value: datetime) -> str:
+    """Return `value` as `2025-01-15T10:30:00.123456Z`, in UTC (naive means UTC).
+
+    The one text form of a time, in JSON and in the store: always 27 characters wide (the year too is four
+    digits), so text order is time order and `datetime.fromisoformat` reads it back exactly.
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_iso_z, return_type=str, when_used="json")]
-"""A UTC datetime that serialises to JSON as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
+Clock = Callable[[], datetime]
+"""What a manager and its collaborators read the time from: returns an aware UTC datetime (`utcnow` by default)."""
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+    # Both ways it is an RFC 3339 string; without this the serialization schema would say only "string".
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A UTC datetime that serialises to JSON as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (JSON Schema: `date-time`)."""
 
 
 class JobStatus(enum.StrEnum):
@@ -98,12 +123,18 @@ class Job(_Record):
     url: str
     status: JobStatus
     batch_id: str | None = None
+    schedule_id: str | None = Field(default=None, description="The schedule that created the job, if any")
     parameters: dict[str, Any] | None = None
     results: list[dict[str, Any]] | None = None
     item_count: int | None = None
     error: str | None = None
     content_hash: str | None = None
     structural_signature: dict[str, Any] | None = None
+    has_changes: bool | None = Field(
+        default=None,
+        description="Completed jobs: content differs from the previous completed job of the same strategy and URL "
+        "(decided when the job finished; False for the first one)",
+    )
     final_url: str | None = Field(
         default=None, description="URL the content came from, after redirects and with API parameters applied"
     )
@@ -180,3 +211,121 @@ class HistoryEntry(_Record):
     error: str | None = None
     created_at: Timestamp
     completed_at: Timestamp | None = None
+
+
+class Schedule(_Record):
+    """A strategy re-run on one URL (`url`) or a batch (`urls`) every `interval_seconds` or at cron times."""
+
+    schedule_id: str
+    strategy_id: str
+    url: str | None = None
+    urls: list[str] | None = None
+    schedule_type: Literal["interval", "cron"]
+    interval_seconds: int | None = None
+    cron_expression: str | None = None
+    timezone: str = Field("UTC", description="IANA time zone the cron expression is read in")
+    enabled: bool = True
+    parameters: dict[str, Any] | None = Field(default=None, description="API parameter overrides for every run")
+    webhook_url: str | None = None
+    webhook_metadata: dict[str, Any] | None = Field(default=None, description="Sent back as `metadata`")
+    webhook_secret: str | None = Field(default=None, description="Sent as X-Webhook-Secret; the HMAC key")
+    webhook_type: str | None = Field(default=None, description="standard, slack, slack_workflow or discord")
+    webhook_on: Literal["always", "changes"] = Field(
+        "always", description="Deliver every finished run (Meter's behaviour) or only runs whose content changed"
+    )
+    next_run_at: Timestamp | None = None
+    last_run_at: Timestamp | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        """Meter's older name for `schedule_id`."""
+        return self.schedule_id
+
+    @property
+    def targets(self) -> list[str]:
+        """The URLs one run scrapes."""
+        return list(self.urls) if self.urls is not None else [self.url] if self.url is not None else []
+
+
+class ScheduleChanges(_Record):
+    """`get_schedule_changes`: the schedule's runs whose content changed and that nobody had marked seen."""
+
+    schedule_id: str
+    changes: list[Job]
+    count: int
+    marked_seen: bool
+    filter: str | None = None
+
+
+class ChangedItem(_Record):
+    """An item present in both runs whose values changed."""
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+class ChangelogEntry(_Record):
+    """One run whose content changed, with what changed since the previous completed run of the same URL."""
+
+    job_id: str
+    url: str
+    completed_at: Timestamp | None = None
+    item_count: int | None = None
+    content_hash: str | None = None
+    previous_job_id: str | None = None
+    new_items_count: int
+    removed_items_count: int
+    changed_items_count: int
+    new_items: list[dict[str, Any]] | None = None
+    removed_items: list[dict[str, Any]] | None = None
+    changed_items: list[ChangedItem] | None = None
+
+
+class Changelog(_Record):
+    """`get_schedule_changelog`: a page of changed runs, newest first."""
+
+    schedule_id: str
+    entries: list[ChangelogEntry]
+    total: int
+    limit: int
+    offset: int
+    filter: str | None = None
+
+
+class WebhookAttempt(_Record):
+    """One try at delivering a webhook."""
+
+    attempt: int
+    attempted_at: Timestamp
+    status_code: int | None = Field(description="The receiver's HTTP status; None when no answer came")
+    error: str | None = None
+    duration_ms: float
+
+
+class WebhookDelivery(_Record):
+    """A webhook in the outbox: a finished scheduled job to tell a receiver about."""
+
+    delivery_id: str
+    schedule_id: str
+    job_id: str
+    webhook_url: str
+    webhook_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempt_count: int
+    next_attempt_at: Timestamp | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    created_at: Timestamp
+    delivered_at: Timestamp | None = None
+    attempts: list[WebhookAttempt] = Field(default_factory=list)
+
+
+class WebhookTestResult(_Record):
+    """`test_webhook`: Meter's `/api/webhooks/test` answer."""
+
+    success: bool
+    status_code: int = Field(description="The receiver's HTTP status; 0 when the request failed")
+    message: str

@@ -99,6 +99,20 @@ class Settings(BaseModel):
         description="A manager that has not been heard from for this long is presumed dead (at most a year)",
     )
 
+    # Schedules and webhooks
+    schedule_poll_seconds: float = Field(
+        1.0, gt=0, le=3600, description="Seconds between two looks for due schedules and due webhook deliveries"
+    )
+    webhook_timeout: float = Field(10.0, gt=0, le=300, description="Seconds one webhook delivery attempt may take")
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="Delivery attempts before a webhook is marked failed"
+    )
+    webhook_backoff_base: float = Field(
+        5.0, ge=0, description="Seconds before the second delivery attempt; doubles each attempt, with jitter"
+    )
+    webhook_backoff_max: float = Field(3600.0, ge=0, description="Longest wait between two delivery attempts")
+    webhook_concurrency: int = Field(4, ge=1, le=256, description="Webhook deliveries in flight at once")
+
     @field_validator("user_agent")
     @classmethod
     def _one_header_line(cls, value: str) -> str:

@@ -50,7 +50,9 @@ async def test_sigkill_mid_batch_then_a_new_manager_finishes_every_job_once(work
     before = {
         row[0]: (row[1], row[2], row[3])
         for row in await workers.aquery(
-            "SELECT job_id, completed_at, content_hash, results FROM jobs WHERE status = 'completed'"
+            "SELECT job_id, completed_at, content_hash, results "
+            "FROM jobs JOIN results USING (strategy_id, content_hash) "
+            "WHERE status = 'completed'"
         )
     }
     hits_at_kill = dict(workers.site.hits)
@@ -81,7 +83,10 @@ async def test_sigkill_mid_batch_then_a_new_manager_finishes_every_job_once(work
     # Jobs completed before the kill were not touched: same completion time, hash and results.
     after = {
         row[0]: (row[1], row[2], row[3])
-        for row in await workers.aquery("SELECT job_id, completed_at, content_hash, results FROM jobs")
+        for row in await workers.aquery(
+            "SELECT job_id, completed_at, content_hash, results "
+            "FROM jobs LEFT JOIN results USING (strategy_id, content_hash)"
+        )
     }
     assert all(after[job_id] == values for job_id, values in before.items())
     # Each page was fetched once, or twice if its job was in flight when the child died (it ran again in full).

@@ -57,6 +57,12 @@ DEFAULTS: dict[str, Any] = {
     "execute_timeout": 3600.0,
     "shutdown_timeout": 10.0,
     "lease_seconds": 30.0,
+    "schedule_poll_seconds": 1.0,
+    "webhook_timeout": 10.0,
+    "webhook_max_attempts": 8,
+    "webhook_backoff_base": 5.0,
+    "webhook_backoff_max": 3600.0,
+    "webhook_concurrency": 4,
 }
 
 INVALID: dict[str, list[Any]] = {
@@ -81,6 +87,12 @@ INVALID: dict[str, list[Any]] = {
     "execute_timeout": [0, -1],
     "shutdown_timeout": [-1, math.nan],
     "lease_seconds": [0, math.inf, 10**12],
+    "schedule_poll_seconds": [0, 3601, math.nan],
+    "webhook_timeout": [0, 301],
+    "webhook_max_attempts": [0, 101],
+    "webhook_backoff_base": [-1, math.inf],
+    "webhook_backoff_max": [-1, math.nan],
+    "webhook_concurrency": [0, 257],
 }
 
 

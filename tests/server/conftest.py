@@ -17,6 +17,8 @@ import pytest
 from aiohttp import web
 
 from meterlocal import JobManager, Settings
+from meterlocal.clock import ManualClock
+from meterlocal.models import Clock
 from meterlocal.server import create_app
 from support import Site, load_strategy, read_page
 
@@ -45,14 +47,25 @@ class LiveServer:
     BOOKS_PAGE = BOOKS_PAGE
     HN_PAGE = HN_PAGE
 
-    def __init__(self, db: Path, *, api_key: str | None = None, **app_options: Any) -> None:
+    def __init__(
+        self,
+        db: Path,
+        *,
+        api_key: str | None = None,
+        clock: Clock | None = None,
+        run_schedules: bool = True,
+        **app_options: Any,
+    ) -> None:
         self.db = db
         self.api_key = api_key
         self.app_options = app_options
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-server", daemon=True)
         self.site = Site()
-        self.manager = JobManager(db, SETTINGS)
+        manager_options: dict[str, Any] = {"run_schedules": run_schedules}
+        if clock is not None:
+            manager_options["clock"] = clock
+        self.manager = JobManager(db, SETTINGS, **manager_options)
         self.base_url = ""
         self._runner: web.AppRunner | None = None
 
@@ -131,3 +144,19 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture
 def books(live: LiveServer) -> str:
     return live.add_strategy("Books", "books_toscrape_catalogue_index", url="http://books.toscrape.com/")
+
+
+@pytest.fixture(scope="module")
+def manual_clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture(scope="module")
+def live_on_manual_clock(tmp_path_factory: pytest.TempPathFactory, manual_clock: ManualClock) -> Iterator[LiveServer]:
+    """A keyed server whose manager reads `manual_clock` and fires schedules only when a test asks."""
+    db = tmp_path_factory.mktemp("scheduled") / "store.db"
+    server = LiveServer(db, api_key=API_KEY, clock=manual_clock, run_schedules=False).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -193,19 +193,16 @@ async def test_list_jobs_uses_an_index(tmp_path, name):
     ("sql", "index"),
     [
         (sqlite_module._SQL_HISTORY, "jobs_strategy_url_status"),
-        (sqlite_module._SQL_PREVIOUS_COMPLETED, "jobs_strategy_url_status"),
         (sqlite_module._SQL_BATCH_PROGRESS, "jobs_batch_created"),
         (sqlite_module._SQL_ADOPT, "jobs_owner_status"),
         (sqlite_module._SQL_ORPHANED_OWNERS, "jobs_status_created"),
         (sqlite_module._SQL_CLAIM_JOB, "sqlite_autoindex_jobs_1"),
         (sqlite_module._SQL_FINISH_JOB, "sqlite_autoindex_jobs_1"),
         (sqlite_module._SQL_LIST_STRATEGIES, "strategies_live_created"),
-        (
-            "SELECT job_id FROM jobs WHERE owner_id = ? AND status = 'pending' ORDER BY created_at, seq",
-            "jobs_owner_status",
-        ),
+        (sqlite_module._SQL_GET_JOB, "sqlite_autoindex_jobs_1"),
+        (sqlite_module._SQL_REPLACE_STRATEGY, "sqlite_autoindex_strategies_1"),
     ],
-    ids=["history", "previous", "batch", "adopt", "orphans", "claim", "finish", "strategies", "pending-ids"],
+    ids=["history", "batch", "adopt", "orphans", "claim", "finish", "strategies", "get-job", "replace-strategy"],
 )
 async def test_other_queries_use_an_index(tmp_path, sql, index):
     path = tmp_path / "store.db"
@@ -257,7 +254,7 @@ async def test_disk_full_is_unavailable_and_keeps_earlier_data(file_store, make)
         await file_store.finish_job(jobs[0].job_id, make.completed("h", results=big), owner_id="owner")
     assert isinstance(info.value.__cause__, sqlite3.OperationalError)
     with pytest.raises(UnavailableError, match="is full"):
-        await file_store.add_jobs([make.job("s", results=big) for _ in range(3)], owner_id="owner")
+        await file_store.add_jobs([make.job("s", parameters={"big": big}) for _ in range(3)], owner_id="owner")
     # Nothing of the failed writes was kept; everything before is intact and the store still works.
     assert (await file_store.get_job(jobs[0].job_id)).status is JobStatus.RUNNING
     assert len(await file_store.list_jobs()) == 3
@@ -327,7 +324,7 @@ async def test_cancelled_writes_leave_the_store_usable(file_store, make):
         stored = await file_store.get_job(job.job_id)
         if stored.status is JobStatus.PENDING:
             assert await file_store.claim_job(job.job_id, owner_id="owner", started_at=make.at(2)) is not None
-    assert await file_store.pending_job_ids("owner") == []
+    assert await file_store.list_jobs(status=JobStatus.PENDING, limit=100) == []
     assert len(await file_store.list_jobs(status=JobStatus.RUNNING, limit=100)) == 50
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meterlocal.cli import demo, jobs, serve, strategies
+from meterlocal.cli import demo, jobs, schedules, serve, strategies
 from meterlocal.cli.root import cli
 
-__all__ = ["cli", "demo", "jobs", "serve", "strategies"]
+__all__ = ["cli", "demo", "jobs", "schedules", "serve", "strategies"]

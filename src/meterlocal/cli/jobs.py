@@ -32,21 +32,17 @@ from meterlocal.cli.root import (
     resolve_strategy,
     run_with_manager,
 )
+from meterlocal.contract import MAX_OFFSET, BatchProgressOut, ComparisonOut, HistoryEntryOut, JobOut
 from meterlocal.manager import JobManager
 from meterlocal.models import BatchProgress, Comparison, HistoryEntry, Job, JobStatus
 from meterlocal.settings import Settings
 
-__all__ = ["job_dict", "jobs_group"]
+__all__ = ["jobs_group", "parse_parameters"]
 
 _STATUSES = [s.value for s in JobStatus]
 
 
-def job_dict(job: Job) -> dict[str, Any]:
-    """A job as the server sends it: `job_id` and `id` plus every field."""
-    return {"job_id": job.job_id, "id": job.job_id, **job.model_dump(mode="json")}
-
-
-def _parameters(pairs: tuple[str, ...]) -> dict[str, Any] | None:
+def parse_parameters(pairs: tuple[str, ...]) -> dict[str, Any] | None:
     """`--param page=2 --param q=shoes` -> {"page": 2, "q": "shoes"} (values parsed as JSON when they are)."""
     params: dict[str, Any] = {}
     for pair in pairs:
@@ -121,7 +117,7 @@ def run(
     targets = list(urls) + (_read_urls(urls_file) if urls_file else [])
     if not targets:
         raise click.UsageError("give at least one URL (or --urls-file)")
-    parameters = _parameters(params)
+    parameters = parse_parameters(params)
     batch = len(targets) > 1 or urls_file is not None
 
     async def single(jm: JobManager) -> Job:
@@ -137,7 +133,7 @@ def run(
     if not batch:
         job = run_with_manager(db, single, settings=Settings())
         if as_json:
-            print_json(job_dict(job))
+            print_json(JobOut.of(job))
         else:
             _print_job(job, rows)
         if job.status is JobStatus.FAILED:
@@ -145,7 +141,7 @@ def run(
         return
     progress, jobs = run_with_manager(db, several, settings=Settings())
     if as_json:
-        print_json({"batch": progress.model_dump(mode="json"), "jobs": [job_dict(j) for j in jobs]})
+        print_json({"batch": BatchProgressOut.of(progress), "jobs": [JobOut.of(j) for j in jobs]})
     else:
         con = console()
         con.print(jobs_table(jobs, title=f"batch {progress.batch_id}"))
@@ -176,7 +172,7 @@ def jobs_group() -> None:
 @click.option("--since", help="Only jobs created since: ISO-8601 time or a span such as 24h, 7d.")
 @click.option("--batch", "batch_id", help="Only jobs of this batch.")
 @click.option("--limit", type=click.IntRange(1, MAX_LIST_LIMIT), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--offset", type=click.IntRange(0, MAX_OFFSET), default=0, show_default=True)
 @db_option
 @json_option
 def jobs_list(
@@ -199,7 +195,7 @@ def jobs_list(
 
     jobs = run_with_manager(db, work)
     if as_json:
-        print_json([job_dict(j) for j in jobs])
+        print_json([JobOut.of(j) for j in jobs])
     else:
         console().print(jobs_table(jobs, title=f"{len(jobs)} jobs"))
 
@@ -217,7 +213,7 @@ def jobs_show(job_id: str, rows: int, db: Path | None, as_json: bool) -> None:
 
     job = run_with_manager(db, work)
     if as_json:
-        print_json(job_dict(job))
+        print_json(JobOut.of(job))
     else:
         _print_job(job, rows)
 
@@ -235,7 +231,7 @@ def compare(job_id: str, other_job_id: str, db: Path | None, as_json: bool) -> N
 
     result = run_with_manager(db, work)
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(ComparisonOut.of(result))
         return
     con = console()
     con.print(f"{result.job_id} -> {result.other_job_id}", soft_wrap=True)
@@ -258,7 +254,7 @@ def history(strategy: str, limit: int | None, db: Path | None, as_json: bool) ->
 
     name, entries = run_with_manager(db, work)
     if as_json:
-        print_json([e.model_dump(mode="json") for e in entries])
+        print_json([HistoryEntryOut.of(e) for e in entries])
     else:
         console().print(history_table(entries, title=f"history of {name}"))
 

@@ -8,20 +8,24 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
+from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from meterlocal.models import Comparison, HistoryEntry, Job, JobStatus, Strategy
+from meterlocal.models import Changelog, ChangelogEntry, Comparison, HistoryEntry, Job, JobStatus, Schedule, Strategy
 
 __all__ = [
+    "changelog_table",
     "comparison_table",
     "console",
     "history_table",
+    "item_lines",
     "job_summary",
     "jobs_table",
     "print_json",
     "results_table",
+    "schedules_table",
     "strategies_table",
 ]
 
@@ -43,8 +47,9 @@ _STATUS_STYLE = {
 
 
 def print_json(data: Any) -> None:
-    """Write `data` as indented JSON on stdout, with no markup, for scripts and `jq`."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Write `data` (response models of `meterlocal.contract`, in lists and dicts) as indented JSON on stdout,
+    with no markup, for scripts and `jq`: the same keys and values the server answers with."""
+    click.echo(json.dumps(to_jsonable_python(data), indent=2, ensure_ascii=False))
 
 
 def _status(status: JobStatus) -> Text:
@@ -144,3 +149,64 @@ def comparison_table(c: Comparison) -> Table:
     if c.template_similarity is not None:
         table.add_row("template_similarity", f"{c.template_similarity:.3f}")
     return table
+
+
+def schedules_table(schedules: Sequence[Schedule]) -> Table:
+    table = Table(title=f"{len(schedules)} schedules", title_justify="left")
+    table.add_column("schedule_id", no_wrap=True, min_width=36)
+    table.add_column("every / cron")
+    table.add_column("enabled")
+    table.add_column("next run", no_wrap=True)
+    table.add_column("last run", no_wrap=True)
+    table.add_column("urls", overflow="fold")
+    table.add_column("webhook", overflow="fold")
+    for s in schedules:
+        timing = f"{s.interval_seconds} s" if s.interval_seconds is not None else f"{s.cron_expression} ({s.timezone})"
+        enabled = Text("yes", style="green") if s.enabled else Text("paused", style="yellow")
+        table.add_row(
+            s.schedule_id,
+            timing,
+            enabled,
+            _when(s.next_run_at),
+            _when(s.last_run_at),
+            "\n".join(s.targets),
+            s.webhook_url or "",
+        )
+    return table
+
+
+def changelog_table(changelog: Changelog) -> Table:
+    table = Table(title=f"{changelog.total} changed runs", title_justify="left")
+    table.add_column("job_id", no_wrap=True, min_width=36)
+    table.add_column("completed", no_wrap=True)
+    table.add_column("items", justify="right")
+    table.add_column("new", justify="right", style="green")
+    table.add_column("removed", justify="right", style="red")
+    table.add_column("changed", justify="right", style="yellow")
+    table.add_column("url", overflow="fold")
+    for e in changelog.entries:
+        table.add_row(
+            e.job_id,
+            _when(e.completed_at),
+            "" if e.item_count is None else str(e.item_count),
+            str(e.new_items_count),
+            str(e.removed_items_count),
+            str(e.changed_items_count),
+            e.url,
+        )
+    return table
+
+
+def item_lines(entry: ChangelogEntry, *, limit: int = 10) -> list[Text]:
+    """`+ new`, `- removed` and `~ before -> after` lines of one changelog entry, at most `limit` of each."""
+    lines = [Text(f"+ {_values(item)}", style="green") for item in (entry.new_items or [])[:limit]]
+    lines += [Text(f"- {_values(item)}", style="red") for item in (entry.removed_items or [])[:limit]]
+    for pair in (entry.changed_items or [])[:limit]:
+        fields = [k for k in pair.after if pair.before.get(k) != pair.after.get(k)]
+        change = ", ".join(f"{k}: {_cell(pair.before.get(k), 40)} -> {_cell(pair.after.get(k), 40)}" for k in fields)
+        lines.append(Text(f"~ {change}", style="yellow"))
+    return lines
+
+
+def _values(item: dict[str, Any]) -> str:
+    return _cell(" | ".join(_cell(value, 60) for value in item.values() if value is not None), 120)

@@ -7,8 +7,10 @@ Exit codes: 0 success; 1 a job failed (or the operation failed while running: st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +34,7 @@ __all__ = [
     "resolve_strategy",
     "run_async",
     "run_with_manager",
+    "stop_on_signals",
 ]
 
 T = TypeVar("T")
@@ -101,13 +104,20 @@ def database(db: Path | None) -> Path:
 
 
 def run_with_manager(
-    db: Path | None, work: Callable[[JobManager], Awaitable[T]], *, settings: Settings = READ_SETTINGS
+    db: Path | None,
+    work: Callable[[JobManager], Awaitable[T]],
+    *,
+    settings: Settings = READ_SETTINGS,
+    run_schedules: bool = False,
 ) -> T:
-    """Open a `JobManager` on the database, run `work`, close it; turn meterlocal errors into exit codes."""
+    """Open a `JobManager` on the database, run `work`, close it; turn meterlocal errors into exit codes.
+
+    Only `meterlocal scheduler` and `serve` fire schedules: a short command would start runs it cannot finish."""
 
     async def go() -> T:
         # Commands that only read leave other processes' unfinished jobs alone; commands that run jobs resume them.
-        async with JobManager(database(db), settings, resume=settings is not READ_SETTINGS) as jm:
+        resume = settings is not READ_SETTINGS
+        async with JobManager(database(db), settings, resume=resume, run_schedules=run_schedules) as jm:
             return await work(jm)
 
     return run_async(go())
@@ -143,3 +153,20 @@ async def resolve_strategy(jm: JobManager, ref: str) -> Strategy:
         ids = ", ".join(s.strategy_id for s in named)
         raise UsageFailure(f"{len(named)} strategies are named {ref!r} ({ids}); give the id")
     raise UsageFailure(f"Strategy not found: {ref} (give an id or an exact name; see `meterlocal strategy list`)")
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event that Ctrl-C or SIGTERM sets, for a command that runs until stopped (inside its event loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Windows has no add_signal_handler: Ctrl-C arrives as KeyboardInterrupt there instead.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        yield stop
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)

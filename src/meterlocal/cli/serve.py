@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import errno
 import ipaddress
-import signal
 from pathlib import Path
 
 import click
 
-from meterlocal.cli.root import CommandFailed, UsageFailure, cli, database, db_option, run_async
+from meterlocal.cli.root import CommandFailed, UsageFailure, cli, database, db_option, run_async, stop_on_signals
 from meterlocal.manager import JobManager
 from meterlocal.server import DEFAULT_MAX_BODY_BYTES, run_server
 from meterlocal.settings import Settings
@@ -107,31 +104,22 @@ def serve(
         click.echo(f"meterlocal: request bodies up to {max_body_bytes} bytes; Ctrl-C stops", err=True)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Windows has no add_signal_handler: Ctrl-C arrives as KeyboardInterrupt there instead.
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        try:
-            await run_server(
-                JobManager(path, settings),
-                host=host,
-                port=port,
-                api_key=api_key,
-                max_body_bytes=max_body_bytes,
-                execute_timeout=execute_timeout,
-                stop=stop,
-                ready=ready,
-            )
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
-                raise CommandFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-            raise CommandFailed(f"the server stopped: {exc}") from exc
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.remove_signal_handler(sig)
+        with stop_on_signals() as stop:
+            try:
+                await run_server(
+                    JobManager(path, settings),
+                    host=host,
+                    port=port,
+                    api_key=api_key,
+                    max_body_bytes=max_body_bytes,
+                    execute_timeout=execute_timeout,
+                    stop=stop,
+                    ready=ready,
+                )
+            except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+                    raise CommandFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+                raise CommandFailed(f"the server stopped: {exc}") from exc
         click.echo("meterlocal: stopped", err=True)
 
     run_async(main())

@@ -11,19 +11,16 @@ import click
 import yaml
 from rich.json import JSON
 
+from meterlocal.arguments import MAX_LIST_LIMIT
 from meterlocal.cli.output import console, print_json, strategies_table
 from meterlocal.cli.root import UsageFailure, cli, db_option, json_option, resolve_strategy, run_with_manager
+from meterlocal.contract import MAX_OFFSET, CreateStrategyBody, DeletedOut, StrategyOut
 from meterlocal.manager import JobManager
 from meterlocal.models import Strategy
 
 __all__ = ["load_strategy_file", "strategy_group"]
 
-_RECORD_KEYS = frozenset({"name", "url", "description", "strategy", "output_schema", "filter_config"})
-
-
-def strategy_dict(strategy: Strategy) -> dict[str, Any]:
-    """A strategy as the server sends it (`strategy_id` and `id`, `scraper_type`, `api_parameters`)."""
-    return {"strategy_id": strategy.strategy_id, "id": strategy.strategy_id, **strategy.model_dump(mode="json")}
+_RECORD_KEYS = frozenset(CreateStrategyBody.model_fields)  # a strategy file holds what POST /api/strategies takes
 
 
 def load_strategy_file(path: str) -> dict[str, Any]:
@@ -94,14 +91,14 @@ def add(file: str, name: str | None, url: str | None, description: str | None, d
 
     strategy = run_with_manager(db, work)
     if as_json:
-        print_json(strategy_dict(strategy))
+        print_json(StrategyOut.of(strategy))
     else:
         console().print(f"Added strategy {strategy.strategy_id}  {strategy.name} ({strategy.scraper_type})")
 
 
 @strategy_group.command("list")
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_LIST_LIMIT), default=100, show_default=True)
+@click.option("--offset", type=click.IntRange(0, MAX_OFFSET), default=0, show_default=True)
 @db_option
 @json_option
 def list_(limit: int, offset: int, db: Path | None, as_json: bool) -> None:
@@ -112,7 +109,7 @@ def list_(limit: int, offset: int, db: Path | None, as_json: bool) -> None:
 
     strategies = run_with_manager(db, work)
     if as_json:
-        print_json([strategy_dict(s) for s in strategies])
+        print_json([StrategyOut.of(s) for s in strategies])
     else:
         console().print(strategies_table(strategies))
 
@@ -129,7 +126,7 @@ def show(strategy: str, db: Path | None, as_json: bool) -> None:
 
     found = run_with_manager(db, work)
     if as_json:
-        print_json(strategy_dict(found))
+        print_json(StrategyOut.of(found))
         return
     con = console()
     con.print(f"[bold]{found.name}[/bold]  {found.strategy_id}  ({found.scraper_type})")
@@ -159,7 +156,7 @@ def delete(strategies: tuple[str, ...], db: Path | None, as_json: bool) -> None:
 
     deleted = run_with_manager(db, work)
     if as_json:
-        print_json([{"strategy_id": s.strategy_id, "id": s.strategy_id, "deleted": True} for s in deleted])
+        print_json([DeletedOut(strategy_id=s.strategy_id) for s in deleted])
     else:
         for s in deleted:
             console().print(f"Deleted strategy {s.strategy_id}  {s.name}")

@@ -12,7 +12,7 @@ from meterlocal.detect.compare import (
     compare,
 )
 from meterlocal.detect.hashing import canonical_json, content_hash
-from meterlocal.detect.signature import SIGNATURE_VERSION, structural_signature, value_kind
+from meterlocal.detect.signature import SIGNATURE_VERSION, StructuralSignature, structural_signature, value_kind
 
 __all__ = [
     "FILL_TOLERANCE",
@@ -20,6 +20,7 @@ __all__ = [
     "MATCH_THRESHOLD",
     "PAGE_TEMPLATE_THRESHOLD",
     "SIGNATURE_VERSION",
+    "StructuralSignature",
     "canonical_json",
     "compare",
     "content_hash",

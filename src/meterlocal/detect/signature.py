@@ -24,23 +24,46 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypedDict, cast, get_args
 
-from meterlocal.detect.template import container_template, page_template
+from meterlocal.detect.template import ContainerTemplate, PageTemplate, container_template, page_template
 
 __all__ = [
     "KINDS",
     "KIND_SAMPLE",
     "MAX_FIELDS",
     "SIGNATURE_VERSION",
+    "FieldShape",
+    "Kind",
+    "StructuralSignature",
     "is_empty",
     "structural_signature",
     "value_kind",
 ]
 
 SIGNATURE_VERSION = 1
-# Kinds a value can have; on a tie for the commonest kind the earlier one wins.
-KINDS = ("text", "number", "url", "boolean", "list", "object", "empty")
+#: Kinds a value can have; on a tie for the commonest kind the earlier one wins.
+Kind = Literal["text", "number", "url", "boolean", "list", "object", "empty"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+
+
+class FieldShape(TypedDict):
+    """How one field looks across a job's items."""
+
+    fill: float  # share of items whose value is not empty, to 0.01
+    kind: Kind  # the commonest kind among the non-empty values
+
+
+class StructuralSignature(TypedDict):
+    """A structural signature (version 1): see the module docstring."""
+
+    version: int
+    item_count: int
+    fields: dict[str, FieldShape]
+    template: PageTemplate | None  # null when computed from results alone
+    container_template: ContainerTemplate | None
+
+
 # Fields described in a signature (in first-seen order); more would break the size bound.
 MAX_FIELDS = 64
 # Non-empty values classified per field, evenly spread over the items: enough to find the commonest kind
@@ -59,7 +82,7 @@ _URL_PREFIXES = ("http://", "https://", "//")
 _RANK = {kind: rank for rank, kind in enumerate(KINDS)}
 
 
-def value_kind(value: Any) -> str:
+def value_kind(value: Any) -> Kind:
     """Return the kind of one value: text, number, url, boolean, list, object or empty."""
     if value is None:
         return "empty"
@@ -92,7 +115,7 @@ def is_empty(value: Any) -> bool:
     return isinstance(value, list | tuple | Mapping) and not value
 
 
-def _dominant(values: Sequence[Any]) -> str:
+def _dominant(values: Sequence[Any]) -> Kind:
     counts = Counter(value_kind(v) for v in values)
     counts.pop("empty", None)
     if not counts:
@@ -109,13 +132,13 @@ def _fill(filled: int, total: int) -> float:
     return min(max(round(filled / total, 2), 0.01), 0.99)
 
 
-def _fields(items: Sequence[Any]) -> dict[str, dict[str, Any]]:
+def _fields(items: Sequence[Any]) -> dict[str, FieldShape]:
     # An item that is not an object is one value in a field named "" (as compare treats it).
     records = [item if isinstance(item, Mapping) else {"": item} for item in items]
     names = list(dict.fromkeys(itertools.chain.from_iterable(records)))[:MAX_FIELDS]
     total = len(records)
     step = max(1, total // KIND_SAMPLE)
-    fields: dict[str, dict[str, Any]] = {}
+    fields: dict[str, FieldShape] = {}
     for name in names:
         values = [record.get(name) for record in records]
         empty = sum(map(is_empty, values))
@@ -129,16 +152,19 @@ def _fields(items: Sequence[Any]) -> dict[str, dict[str, Any]]:
 def structural_signature(
     items: Sequence[Any] | None, *, root: Any = None, containers: Sequence[Any] = ()
 ) -> dict[str, Any]:
-    """Describe a job's data shape and page template in a small JSON-able dict (see the module docstring).
+    """Describe a job's data shape and page template in a small JSON-able dict, a `StructuralSignature`.
 
     `root` is the parsed page (an lxml element) or, for API strategies, the decoded JSON; `containers` are the
     elements that became items. Without them the signature holds the data shape only.
     """
     items = list(items or ())
-    return {
+    signature: StructuralSignature = {
         "version": SIGNATURE_VERSION,
         "item_count": len(items),
         "fields": _fields(items),
         "template": page_template(root) if root is not None else None,
         "container_template": container_template(containers) if containers else None,
     }
+    # Typed as a plain dict where it leaves detect: jobs and their store rows hold it as `dict[str, Any]`
+    # (older signature versions included), and a TypedDict is not a dict to a type checker.
+    return cast("dict[str, Any]", signature)

@@ -23,7 +23,7 @@ import base64
 import heapq
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import xxhash
 
@@ -36,6 +36,8 @@ __all__ = [
     "PAGE_SKETCH_SIZE",
     "PATH_DEPTH",
     "SIBLING_SAMPLE",
+    "ContainerTemplate",
+    "PageTemplate",
     "container_template",
     "container_template_similarity",
     "page_template",
@@ -145,15 +147,34 @@ def _walk(
     return visited
 
 
+class PageTemplate(TypedDict):
+    """A page's fingerprint: of its tag paths (`html`) or of a JSON document's key paths (`json`)."""
+
+    kind: Literal["html", "json"]
+    shingles: int  # distinct shingles on the page
+    sketch: str  # base64 of the smallest shingle hashes, three bytes each
+
+
+class ContainerTemplate(TypedDict):
+    """The fingerprint of the elements that became items: their inner structure and their context."""
+
+    kind: Literal["html"]
+    sampled: int  # containers walked (at most MAX_CONTAINERS)
+    context: list[str]  # hex hashes of the containers' nearest ancestors
+    shingles: int
+    sketch: str
+
+
 def _hash(text: str) -> int:
     return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass")) >> (64 - _HASH_BITS)
 
 
-def _sketch(hashes: Iterable[int], size: int) -> dict[str, Any]:
+def _sketch(hashes: Iterable[int], size: int) -> tuple[int, str]:
+    """The number of distinct shingle hashes, and the base64 bottom-k sketch of them."""
     distinct = set(hashes)
     bottom = heapq.nsmallest(size, distinct)
     packed = b"".join(value.to_bytes(_HASH_BYTES, "big") for value in bottom)
-    return {"shingles": len(distinct), "sketch": base64.b64encode(packed).decode("ascii")}
+    return len(distinct), base64.b64encode(packed).decode("ascii")
 
 
 def _decode(sketch: Mapping[str, Any]) -> tuple[set[int], bool]:
@@ -188,7 +209,7 @@ def _is_element(value: Any) -> bool:
     return hasattr(value, "iter") and hasattr(value, "tag") and isinstance(getattr(value, "tag", None), str)
 
 
-def page_template(root: Any) -> dict[str, Any] | None:
+def page_template(root: Any) -> PageTemplate | None:
     """Fingerprint a page: an lxml element (HTML) or decoded JSON (API). Return None for anything else."""
     if hasattr(root, "getroot") and not _is_element(root):  # an ElementTree
         root = root.getroot()
@@ -197,9 +218,11 @@ def page_template(root: Any) -> dict[str, Any] | None:
         start = (labeller(root),)
         shingles: set[tuple[str, ...]] = {start}
         _walk(root, start, labeller, shingles, MAX_ELEMENTS)
-        return {"kind": "html", **_sketch((_hash("\x00".join(p)) for p in shingles), PAGE_SKETCH_SIZE)}
+        count, sketch = _sketch((_hash("\x00".join(p)) for p in shingles), PAGE_SKETCH_SIZE)
+        return {"kind": "html", "shingles": count, "sketch": sketch}
     if isinstance(root, dict | list):
-        return {"kind": "json", **_sketch((_hash(p) for p in _json_paths(root)), PAGE_SKETCH_SIZE)}
+        count, sketch = _sketch((_hash(p) for p in _json_paths(root)), PAGE_SKETCH_SIZE)
+        return {"kind": "json", "shingles": count, "sketch": sketch}
     return None
 
 
@@ -242,7 +265,7 @@ def _spread(count: int, limit: int) -> list[int]:
     return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)})
 
 
-def container_template(containers: Sequence[Any]) -> dict[str, Any] | None:
+def container_template(containers: Sequence[Any]) -> ContainerTemplate | None:
     """Fingerprint the inner structure and the surroundings of the elements that became items.
 
     Return None when there are no element containers (API strategies, or no items).
@@ -268,12 +291,8 @@ def container_template(containers: Sequence[Any]) -> dict[str, Any] | None:
             ancestors.append(labeller(ancestor))
         contexts.add("\x00".join(ancestors))
     context_hashes = sorted(f"{_hash(c):06x}" for c in contexts)[:_MAX_CONTEXTS]
-    return {
-        "kind": "html",
-        "sampled": len(picked),
-        "context": context_hashes,
-        **_sketch((_hash("\x00".join(p)) for p in shingles), ITEM_SKETCH_SIZE),
-    }
+    count, sketch = _sketch((_hash("\x00".join(p)) for p in shingles), ITEM_SKETCH_SIZE)
+    return {"kind": "html", "sampled": len(picked), "context": context_hashes, "shingles": count, "sketch": sketch}
 
 
 def page_template_similarity(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> float | None:

@@ -9,7 +9,7 @@
 ```
 `params` (query) and, for POST, `json` (body) hold the default parameters; a job's `parameters` override them by
 key, and a job's `url` replaces `request.url`. The final URL carries the merged query, so the job records exactly
-what was asked for.
+what was asked for. The document's shape and checks are `ApiStrategyDocument` (`documents.py`).
 """
 
 from __future__ import annotations
@@ -17,20 +17,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import jmespath
 import orjson
 from jmespath.exceptions import JMESPathError
 
-from meterlocal.errors import ExtractionError, StrategyError, ValidationError
+from meterlocal.errors import ExtractionError, ValidationError
 from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess
-from meterlocal.extract.limits import Run, quoted
+from meterlocal.extract.documents import ApiRequestTemplate, ApiStrategyDocument
+from meterlocal.extract.limits import Run
+from meterlocal.urls import merge_query
 
 __all__ = ["ApiRequest", "ApiStrategy", "compile_api_strategy"]
 
-STRATEGY_KEYS = frozenset({"type", "request", "items", "fields", "key"})
-REQUEST_KEYS = frozenset({"url", "method", "headers", "params", "json"})
 # Media types that are certainly not JSON: the job fails with "Expected JSON ..." instead of a parse error.
 _NOT_JSON = (
     "text/html",
@@ -54,12 +52,6 @@ class ApiRequest:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 class ApiStrategy(CompiledStrategy):
     """A compiled JSON-API strategy."""
 
@@ -67,18 +59,18 @@ class ApiStrategy(CompiledStrategy):
 
     def __init__(
         self,
-        request: Mapping[str, Any],
+        request: ApiRequestTemplate,
         items: Any,
         fields: dict[str, Any] | None,
         key: str | None,
         postprocess: tuple[Postprocess, ...] = (),
     ) -> None:
         super().__init__(postprocess)
-        self._url: str | None = request.get("url")
-        self._method = str(request.get("method", "GET")).upper()
-        self._headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
-        self._params: dict[str, Any] = dict(request.get("params") or {})
-        self._body: dict[str, Any] | None = dict(request["json"]) if isinstance(request.get("json"), dict) else None
+        self._url = request.url
+        self._method: str = request.method
+        self._headers = {str(k): str(v) for k, v in (request.headers or {}).items()}
+        self._params: dict[str, Any] = dict(request.params or {})
+        self._body = None if request.json_ is None else dict(request.json_)
         self._items = items
         self._fields = fields
         self.key = key
@@ -107,10 +99,10 @@ class ApiStrategy(CompiledStrategy):
         body = None
         if self._body is not None:
             body = {k: overrides.get(k, v) for k, v in self._body.items()}
-        parts = urlsplit(target)
-        pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in query]
-        pairs += [(k, _query_value(v)) for k, v in query.items() if v is not None]
-        final = urlunsplit(parts._replace(query=urlencode(pairs)))
+        try:
+            final = merge_query(target, query)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"cannot add the query parameters to {target!r}: {exc}") from exc
         merged = {**query, **(body or {})}
         return ApiRequest(final, self._method, dict(self._headers), body, merged)
 
@@ -203,64 +195,8 @@ def _kind(value: Any) -> str:
     )
 
 
-def _jmespath(expression: Any, what: str, path: str | None) -> Any:
-    if not isinstance(expression, str) or not expression.strip():
-        raise StrategyError(f"{what} must be a non-empty JMESPath expression, not {expression!r}", field=path)
-    try:
-        return jmespath.compile(expression)
-    except RecursionError:  # `!!!...!a`: jmespath's parser recurses once per operator
-        raise StrategyError(
-            f"{what} {quoted(expression)} nests too deeply to be compiled", field=path, selector=expression
-        ) from None
-    except JMESPathError as exc:
-        message = " ".join(str(exc).split())
-        raise StrategyError(
-            f"{what} {expression!r} is not valid JMESPath: {message}", field=path, selector=expression
-        ) from exc
-
-
-def compile_api_strategy(document: Mapping[str, Any], postprocess: tuple[Postprocess, ...] = ()) -> ApiStrategy:
-    """Validate and compile a JSON-API strategy document. Raise `StrategyError` naming what is wrong."""
-    unknown = sorted(set(document) - STRATEGY_KEYS)
-    if unknown:
-        raise StrategyError(
-            f"unknown strategy key(s) {', '.join(map(repr, unknown))}; an API strategy takes "
-            f"{', '.join(sorted(STRATEGY_KEYS))}"
-        )
-    request = document.get("request")
-    if not isinstance(request, Mapping):
-        raise StrategyError("an API strategy needs a 'request' object with at least 'url'")
-    bad = sorted(set(request) - REQUEST_KEYS)
-    if bad:
-        raise StrategyError(
-            f"unknown request key(s) {', '.join(map(repr, bad))}; allowed: {', '.join(sorted(REQUEST_KEYS))}"
-        )
-    url = request.get("url")
-    if url is not None and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")):
-        raise StrategyError(f"request.url must be an absolute http(s) URL, not {url!r}")
-    method = str(request.get("method", "GET")).upper()
-    if method not in ("GET", "POST"):
-        raise StrategyError(f"request.method must be GET or POST, not {request.get('method')!r}")
-    for name in ("headers", "params"):
-        if request.get(name) is not None and not isinstance(request[name], Mapping):
-            raise StrategyError(f"request.{name} must be an object")
-    params = request.get("params") or {}
-    for key, value in params.items():
-        if isinstance(value, dict | list):
-            raise StrategyError(f"request.params[{key!r}] must be a string, number or boolean, not {value!r}")
-    if request.get("json") is not None:
-        if method != "POST":
-            raise StrategyError("request.json (a body) needs method POST")
-        if not isinstance(request["json"], Mapping):
-            raise StrategyError("request.json must be an object (its keys are the body parameters)")
-    items = None if document.get("items") is None else _jmespath(document["items"], "items path", "items")
-    raw_fields = document.get("fields")
-    fields = None
-    if raw_fields is not None:
-        if not isinstance(raw_fields, Mapping) or not raw_fields:
-            raise StrategyError("'fields' must be a non-empty object mapping field names to JMESPath expressions")
-        fields = {str(name): _jmespath(expr, f"field {name!r}:", str(name)) for name, expr in raw_fields.items()}
-    key = document.get("key")
-    if key is not None and (not isinstance(key, str) or (fields is not None and key not in fields)):
-        raise StrategyError(f"key {key!r} must name one of the fields", field=str(key))
-    return ApiStrategy(request, items, fields, key, postprocess)
+def compile_api_strategy(document: ApiStrategyDocument, postprocess: tuple[Postprocess, ...] = ()) -> ApiStrategy:
+    """Build the runnable strategy of a validated JSON-API document (its JMESPath is already compiled)."""
+    return ApiStrategy(
+        document.request, document.items_expression, document.field_expressions, document.key, postprocess
+    )

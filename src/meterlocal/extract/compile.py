@@ -12,6 +12,7 @@ from meterlocal.errors import StrategyError
 from meterlocal.extract import native
 from meterlocal.extract.api import compile_api_strategy
 from meterlocal.extract.base import CompiledStrategy, Postprocess
+from meterlocal.extract.documents import ApiStrategyDocument, parse_strategy
 from meterlocal.extract.filters import compile_filter_config
 from meterlocal.extract.html import compile_html_strategy
 from meterlocal.extract.limits import check_strategy_size
@@ -19,8 +20,6 @@ from meterlocal.extract.schema import compile_output_schema
 from meterlocal.models import Strategy
 
 __all__ = ["compile_strategy", "extract"]
-
-_KINDS = ("css", "api")
 
 
 def compile_strategy(
@@ -50,10 +49,9 @@ def compile_strategy(
 @functools.lru_cache(maxsize=512)
 def _compile_cached(key: bytes, use_native: bool) -> CompiledStrategy:
     # `use_native` keys the cache: a strategy compiled under `native.pure_python()` is a different object.
-    document, output_schema, filter_config = orjson.loads(key)
-    kind = document.get("type", "css")
-    if kind not in _KINDS:
-        raise StrategyError(f"strategy type must be 'css' or 'api', not {kind!r}")
+    # Validation (the pydantic models of `documents.py`) runs here, once per distinct document.
+    raw, output_schema, filter_config = orjson.loads(key)
+    document = parse_strategy(raw)
     steps: list[Postprocess] = []
     schema = compile_output_schema(output_schema)
     if schema is not None:
@@ -61,7 +59,7 @@ def _compile_cached(key: bytes, use_native: bool) -> CompiledStrategy:
     item_filter = compile_filter_config(filter_config)
     if item_filter is not None:
         steps.append(item_filter)
-    if kind == "api":
+    if isinstance(document, ApiStrategyDocument):
         return compile_api_strategy(document, tuple(steps))
     return compile_html_strategy(document, tuple(steps))
 

@@ -115,7 +115,9 @@ def to_utf8(body: bytes, charset: str | None = None) -> bytes:
     return body.decode(encoding, "replace").encode("utf-8")
 
 
-def parse_html(document: bytes | str, *, charset: str | None = None, warnings: list[str] | None = None) -> Any:
+def parse_html(
+    document: bytes | str, *, charset: str | None = None, warnings: list[str] | None = None
+) -> etree._Element:
     """Parse an HTML (or XML-ish) document into an lxml root element. Raise `ExtractionError` if there is none.
 
     When libxml2 gave up before the end of the document (elements nested deeper than `MAX_DEPTH`), a sentence
@@ -131,7 +133,7 @@ def parse_html(document: bytes | str, *, charset: str | None = None, warnings: l
         raise ExtractionError("The document is empty")
     parser = _parser()
     try:
-        root = etree.fromstring(data, parser)
+        root: etree._Element | None = etree.fromstring(data, parser)
     except etree.ParserError as exc:
         raise ExtractionError(f"The document could not be parsed as HTML: {exc}") from exc
     except etree.XMLSyntaxError as exc:
@@ -156,7 +158,7 @@ def _dropped(log: Any) -> list[str]:
     ]
 
 
-def base_url(root: Any, url: str | None) -> str | None:
+def base_url(root: etree._Element, url: str | None) -> str | None:
     """The URL relative links resolve against: the page's `<base href>` (if any) joined to `url`."""
     head = root.find("head")
     if head is not None:
@@ -229,7 +231,7 @@ class Page:
 
     __slots__ = ("_code", "_columns", "_headers", "_native_text", "_resolve", "_rows", "base", "root", "run")
 
-    def __init__(self, root: Any, url: str | None, run: Run | None = None) -> None:
+    def __init__(self, root: etree._Element, url: str | None, run: Run | None = None) -> None:
         self.root = root
         self.run = Run() if run is None else run  # what reading values is charged to (limits.Run)
         self.base = base_url(root, url)
@@ -237,7 +239,8 @@ class Page:
         self._code: set[Any] | None = None
         self._columns: dict[tuple[Any, str], int | None] = {}  # (table, header) -> column position
         self._headers: dict[Any, list[tuple[int, str]]] = {}  # table -> (position, casefolded text) per header
-        self._rows: dict[Any, tuple[Any, list[tuple[int, Any]]]] = {}  # row -> (table, (end position, cell)...)
+        # row -> (table, (end position, cell)...)
+        self._rows: dict[etree._Element, tuple[etree._Element | None, list[tuple[int, etree._Element]]]] = {}
         module = native.module()
         self._native_text: Callable[[Any], str] | None = None if module is None else module.text  # same rules, in C
 
@@ -245,7 +248,7 @@ class Page:
         """`value` made absolute against the page's base URL (unchanged when the page has none)."""
         return self._resolve(value) if self._resolve is not None else value
 
-    def text(self, el: Any) -> str:
+    def text(self, el: etree._Element) -> str:
         """Whitespace-normalised text of `el` and its descendants, leaving out script, style and template code."""
         if self._native_text is not None:
             return self._native_text(el)
@@ -260,7 +263,7 @@ class Page:
         # libxml2 serialises the text of a subtree ~5x faster than Python can join itertext().
         return " ".join(etree.tostring(el, method="text", encoding="unicode", with_tail=False).split())
 
-    def cell(self, el: Any, header: str) -> Any:
+    def cell(self, el: etree._Element, header: str) -> etree._Element | None:
         """The cell of `el`'s table row under the column whose header reads `header` (casefolded), or None.
 
         The header row is the table's first row made only of `<th>` cells; a header matches when its normalised
@@ -322,7 +325,7 @@ class Page:
         return code
 
 
-def _row_layout(row: Any) -> tuple[Any, list[tuple[int, Any]]]:
+def _row_layout(row: etree._Element) -> tuple[etree._Element | None, list[tuple[int, etree._Element]]]:
     """The row's table, and each cell with the column position just past it (colspans counted)."""
     cells, end = [], 0
     for cell in row.iterchildren("td", "th"):
@@ -346,7 +349,7 @@ def normalize_space(text: str) -> str:
     return " ".join(text.split())
 
 
-def _content_text(el: Any) -> list[str]:
+def _content_text(el: etree._Element) -> list[str]:
     """The text of `el` and its descendants outside script/style/template, in order (iterative: pages nest deep)."""
     parts: list[str] = []
     # A stack of what is still to read: an element (its text, then its children) or a string (a tail).
@@ -366,13 +369,13 @@ def _content_text(el: Any) -> list[str]:
     return parts
 
 
-def own_text(el: Any) -> str:
+def own_text(el: etree._Element) -> str:
     """Whitespace-normalised text of `el`'s own text nodes (Scrapy's `::text`), without its children's text."""
     parts = [el.text or ""]
     parts.extend(child.tail or "" for child in el)
     return normalize_space("".join(parts))
 
 
-def element_html(el: Any) -> str:
+def element_html(el: etree._Element) -> str:
     """The element's outer HTML, without the text that follows it."""
     return str(etree.tostring(el, method="html", encoding="unicode", with_tail=False))

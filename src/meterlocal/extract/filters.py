@@ -6,33 +6,21 @@ Operators: contains, not_contains, equals, not_equals, regex_match, exists (pres
 gt, lt (numeric: both sides read like output_schema's `number`; a side that is not a number makes the condition
 false). String comparisons ignore case unless `case_sensitive` is true. A list value matches when any element
 does (and the `not_` operators when none does). `field` may be a dotted path into nested records.
+The document's shape and checks are `FilterConfigDocument` (`documents.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, get_args
 
-from meterlocal.errors import StrategyError
 from meterlocal.extract.base import Postprocess
-from meterlocal.extract.patterns import compile_pattern
-from meterlocal.extract.schema import coerce_number
+from meterlocal.extract.coerce import coerce_number
+from meterlocal.extract.documents import FilterCondition, Operator, parse_filter_config
 
 __all__ = ["OPERATORS", "ItemFilter", "compile_filter_config"]
 
-OPERATORS = (
-    "contains",
-    "not_contains",
-    "equals",
-    "not_equals",
-    "regex_match",
-    "exists",
-    "not_exists",
-    "gt",
-    "lt",
-)
-_NO_VALUE = frozenset({"exists", "not_exists"})
-_CONDITION_KEYS = frozenset({"field", "operator", "value", "case_sensitive"})
+OPERATORS: tuple[str, ...] = get_args(Operator)
 
 Test = Callable[[dict[str, Any]], bool]
 _MISSING = object()
@@ -75,35 +63,21 @@ def _any_element(value: Any, check: Callable[[Any], bool]) -> bool:
     return check(value)
 
 
-def _compile_condition(index: int, raw: Any) -> Test:
-    where = f"filter_config condition {index + 1}"
-    if not isinstance(raw, Mapping):
-        raise StrategyError(f"{where} must be an object with field, operator and value, not {raw!r}")
-    unknown = sorted(set(raw) - _CONDITION_KEYS)
-    if unknown:
-        raise StrategyError(f"{where} has unknown key(s) {', '.join(map(repr, unknown))}")
-    field = raw.get("field")
-    if not isinstance(field, str) or not field:
-        raise StrategyError(f"{where} needs a 'field' naming the field to test")
-    where = f"{where} (field {field!r})"
-    operator = raw.get("operator")
-    if operator not in OPERATORS:
-        raise StrategyError(f"{where} has unknown operator {operator!r}; use one of: {', '.join(OPERATORS)}")
-    case_sensitive = raw.get("case_sensitive", False)
-    if not isinstance(case_sensitive, bool):
-        raise StrategyError(f"{where}: case_sensitive must be true or false")
-    if operator in _NO_VALUE:
-        if operator == "exists":
-            return lambda item: _present(_lookup(item, field))
+def _compile_condition(condition: FilterCondition) -> Test:
+    field, operator, value, case_sensitive = (
+        condition.field,
+        condition.operator,
+        condition.value,
+        condition.case_sensitive,
+    )
+    if operator == "exists":
+        return lambda item: _present(_lookup(item, field))
+    if operator == "not_exists":
         return lambda item: not _present(_lookup(item, field))
-    if "value" not in raw or raw["value"] is None:
-        raise StrategyError(f"{where}: operator {operator!r} needs a 'value'")
-    value = raw["value"]
 
     if operator in ("gt", "lt"):
-        limit = coerce_number(value)
-        if limit is None:
-            raise StrategyError(f"{where}: operator {operator!r} needs a numeric value, not {value!r}")
+        limit = condition.limit
+        assert limit is not None  # the document checked it
 
         def numeric(item: dict[str, Any]) -> bool:
             actual = _lookup(item, field)
@@ -115,9 +89,8 @@ def _compile_condition(index: int, raw: Any) -> Test:
         return numeric
 
     if operator == "regex_match":
-        if not isinstance(value, str):
-            raise StrategyError(f"{where}: regex_match needs a regular expression string, not {value!r}")
-        pattern = compile_pattern(value, where, ignore_case=not case_sensitive, capture=False)  # RE2: linear time
+        pattern = condition.pattern
+        assert pattern is not None  # the document compiled it
         return lambda item: _any_element(_lookup(item, field), lambda v: pattern.found(_text(v)))
 
     expected = _text(value)
@@ -160,18 +133,9 @@ class ItemFilter(Postprocess):
 
 
 def compile_filter_config(config: Any) -> ItemFilter | None:
-    """Validate a filter_config (None means no filtering). Raise `StrategyError` naming the bad condition."""
-    if config is None:
+    """Validate and compile a filter_config (None means no filtering). Raise `StrategyError` naming the bad
+    condition."""
+    document = parse_filter_config(config)
+    if document is None:
         return None
-    if not isinstance(config, Mapping):
-        raise StrategyError(f"filter_config must be an object with 'mode' and 'conditions', not {config!r}")
-    unknown = sorted(set(config) - {"mode", "conditions"})
-    if unknown:
-        raise StrategyError(f"filter_config has unknown key(s) {', '.join(map(repr, unknown))}")
-    mode = config.get("mode", "all")
-    if mode not in ("all", "any"):
-        raise StrategyError(f"filter_config mode must be 'all' or 'any', not {mode!r}")
-    conditions = config.get("conditions")
-    if not isinstance(conditions, list) or not conditions:
-        raise StrategyError("filter_config needs a non-empty 'conditions' list")
-    return ItemFilter(tuple(_compile_condition(i, c) for i, c in enumerate(conditions)), mode)
+    return ItemFilter(tuple(_compile_condition(c) for c in document.conditions), document.mode)

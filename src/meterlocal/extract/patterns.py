@@ -4,8 +4,8 @@ Python's `re` backtracks: `(a+)+$` on forty `a`s and a `!` never returns, and it
 one strategy could stop a whole server. RE2 (google-re2) guarantees time linear in the text, whatever the
 pattern. The price is the features that need backtracking, which RE2 does not have: backreferences (`\\1`,
 `(?P=name)`), lookahead and lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`), atomic groups and possessive quantifiers,
-conditionals, and verbose mode. A pattern using one is refused when the strategy is compiled, with a
-`StrategyError` that names the construct.
+conditionals, and verbose mode. A pattern using one is refused when the strategy is compiled (by
+`documents.compile_pattern`, the one place user patterns compile), with a `StrategyError` that names the construct.
 
 Patterns keep Python's meaning where RE2's differs: `\\d`, `\\w` and `\\s` (and `\\D`, `\\W`, `\\S` outside
 `[...]`) are rewritten to the Unicode classes Python uses (RE2's are ASCII), `\\Z` to RE2's `\\z`, `{,n}` to
@@ -22,10 +22,9 @@ from typing import Any
 
 import re2
 
-from meterlocal.errors import StrategyError
 from meterlocal.extract.limits import quoted
 
-__all__ = ["MAX_NESTING", "MAX_REPEAT", "Pattern", "compile_pattern"]
+__all__ = ["MAX_NESTING", "MAX_REPEAT", "Pattern", "PatternError", "compile_re2"]
 
 MAX_REPEAT = 1000  # RE2's own limit for {m,n}
 MAX_NESTING = 100  # nested groups; RE2 accepts more, but no real pattern needs them
@@ -61,6 +60,10 @@ for _capture in (True, False):
     _OPTIONS[_capture].log_errors = False  # RE2 would print every refused pattern on stderr
     _OPTIONS[_capture].never_capture = not _capture
 _UNANCHORED = re2._Anchor.UNANCHORED
+
+
+class PatternError(ValueError):
+    """A user pattern RE2 cannot run (a construct it lacks, or invalid syntax); the message quotes it."""
 
 
 class _RefusedError(Exception):
@@ -103,18 +106,18 @@ class Pattern:
         return bool(self._match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
 
 
-def compile_pattern(source: Any, where: str, *, ignore_case: bool = False, capture: bool = True) -> Pattern:
-    """Compile a user pattern for RE2, or raise `StrategyError` starting with `where` (e.g. "field 'price'").
+def compile_re2(source: str, *, ignore_case: bool = False, capture: bool = True) -> Pattern:
+    """Compile a user pattern for RE2, or raise `PatternError` saying why (`documents.compile_pattern` words it).
 
     `capture=False` (filters) compiles without groups, which matches faster.
     """
     if not isinstance(source, str) or not source:
-        raise StrategyError(f"{where}: a regex must be a non-empty string, not {source!r}")
+        raise PatternError(f"a regex must be a non-empty string, not {source!r}")
     try:
         translated = _translate(source)
     except _RefusedError as exc:
-        raise StrategyError(
-            f"{where}: regex {quoted(source)} uses {exc}, which the linear-time regex engine (RE2) does not support"
+        raise PatternError(
+            f"regex {quoted(source)} uses {exc}, which the linear-time regex engine (RE2) does not support"
         ) from None
     if ignore_case:
         translated = "(?i)" + translated
@@ -122,7 +125,7 @@ def compile_pattern(source: Any, where: str, *, ignore_case: bool = False, captu
         compiled = re2.compile(translated, _OPTIONS[capture])
     except re2.error as exc:
         message = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
-        raise StrategyError(f"{where}: regex {quoted(source)} is not valid: {message}") from None
+        raise PatternError(f"regex {quoted(source)} is not valid: {message}") from None
     return Pattern(source, compiled)
 
 

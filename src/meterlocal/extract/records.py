@@ -5,7 +5,8 @@ of the scope in document order (lxml filters it by tag in C when every CSS field
 as soon as every first-match field is settled. The record function is generated as Python source when the field
 set is compiled, the way `dataclasses` writes `__init__`: the per-element dispatch becomes plain `if tag == ...`
 branches over local variables, with the simple compound tests (tag and classes) inlined. On real listings this
-halves the time of the generic loop it replaces; `FieldSet.source` shows the code.
+halves the time of the generic loop it replaces; `FieldSet.source` shows the code, and `linecache` holds it, so a
+traceback through a record function shows its lines.
 
 With the C extension (`native.py`), the walk itself runs in C (`_native.RecordWalk`): it hands the generated
 function each field's matched elements, and the function reads their values. The Python walk stays for the
@@ -18,6 +19,9 @@ Every value a reader produces is charged to the page's run (`Page.run`, see `lim
 from __future__ import annotations
 
 import copy
+import itertools
+import linecache
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +35,7 @@ from meterlocal.extract.selectors import CssQuery, Position, Query, class_tokens
 
 __all__ = ["FieldSet", "FieldSpec", "Reader", "attribute_reader", "html_reader", "own_text_reader", "text_reader"]
 
-Reader = Callable[[Any, Page], Any]
+Reader = Callable[[etree._Element, Page], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +61,20 @@ class FieldSpec:
         elif self.regex is not None:
             read, regex = self.read, self.regex
 
-            def value(el: Any, page: Page) -> Any:
+            def value(el: etree._Element, page: Page) -> Any:
                 return _search(regex, read(el, page))
 
         else:
             value = self.read
         object.__setattr__(self, "element_value", value)
 
-    def extract(self, scope: Any, page: Page) -> Any:
+    def extract(self, scope: etree._Element, page: Page) -> Any:
         """The field's value inside `scope`, evaluated on its own (XPath fields, fields without a selector)."""
         if self.column is not None:
-            scope = page.cell(scope, self.column)
-            if scope is None:
+            cell = page.cell(scope, self.column)
+            if cell is None:
                 return self.missing([] if self.many else None)
+            scope = cell
         query = self.query
         if query is None:
             nodes: Iterable[Any] = (scope,)
@@ -147,7 +152,7 @@ def _attribute(value: str | None, name: str, page: Page) -> str | None:
     return page.link(value) if name in LINK_ATTRIBUTES else value
 
 
-def text_reader(el: Any, page: Page) -> str | None:
+def text_reader(el: etree._Element, page: Page) -> str | None:
     """Whitespace-normalised text of the element and its descendants (code left out), or None if empty."""
     text = page.text(el)
     if not text:
@@ -156,7 +161,7 @@ def text_reader(el: Any, page: Page) -> str | None:
     return text
 
 
-def own_text_reader(el: Any, page: Page) -> str | None:
+def own_text_reader(el: etree._Element, page: Page) -> str | None:
     """Scrapy's `::text`: the element's own text nodes, or None if empty."""
     text = own_text(el)
     if not text:
@@ -165,7 +170,7 @@ def own_text_reader(el: Any, page: Page) -> str | None:
     return text
 
 
-def html_reader(el: Any, page: Page) -> str:
+def html_reader(el: etree._Element, page: Page) -> str:
     """The element's outer HTML."""
     markup = element_html(el)
     page.run.charge(len(markup))
@@ -176,7 +181,7 @@ def attribute_reader(name: str) -> Reader:
     """A reader of attribute `name`, made absolute when it holds a link."""
     is_link = name in LINK_ATTRIBUTES
 
-    def read(el: Any, page: Page) -> str | None:
+    def read(el: etree._Element, page: Page) -> str | None:
         value = el.get(name)
         if value is None:
             return None
@@ -196,7 +201,7 @@ class FieldSet:
     one walk of the scope; see the module docstring. `record` is generated at compile time; `source` is its code.
     """
 
-    record: Callable[[Any, Page], dict[str, Any]]
+    record: Callable[[etree._Element, Page], dict[str, Any]]
     """`record(scope, page)`: one item, every field's value inside `scope`, in field order."""
 
     def __init__(self, fields: tuple[FieldSpec, ...]) -> None:
@@ -205,7 +210,7 @@ class FieldSet:
         self.source, self.record = _generate(fields)
 
 
-def _generate(fields: tuple[FieldSpec, ...]) -> tuple[str, Callable[[Any, Page], dict[str, Any]]]:
+def _generate(fields: tuple[FieldSpec, ...]) -> tuple[str, Callable[[etree._Element, Page], dict[str, Any]]]:
     """Write the record function of `fields` as Python source, compile it, and return both."""
     namespace: dict[str, Any] = {"Element": etree.Element, "TOKENS": class_tokens}
     lines = ["def record(scope, page):"]
@@ -227,10 +232,24 @@ def _generate(fields: tuple[FieldSpec, ...]) -> tuple[str, Callable[[Any, Page],
     result = ", ".join(f"{f.name!r}: r{i}" for i, f in enumerate(fields))
     lines.append(f"    return {{{result}}}")
     source = "\n".join(lines) + "\n"
-    # The file name repr()s the paths: a field name may hold any character, NUL included (compile() refuses NUL).
-    filename = f"<meterlocal record of {', '.join(repr(f.path) for f in fields)[:500]}>"
+    # compile() refuses a NUL in the file name; the name is cut short as a 20 KB field list would make a useless one.
+    paths = ", ".join(f.path for f in fields).replace("\x00", "\\x00")[:500]
+    filename = f"<meterlocal record {next(_SERIAL)} of {paths}>"
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102
-    return source, namespace["record"]
+    record: Callable[[etree._Element, Page], dict[str, Any]] = namespace["record"]
+    _register_source(filename, source, record)
+    return source, record
+
+
+_SERIAL = itertools.count(1)
+
+
+def _register_source(filename: str, source: str, owner: Callable[..., Any]) -> None:
+    """Put generated source in `linecache` so tracebacks, pdb and inspect show its lines (as attrs and dataclasses
+    do); the entry goes when the function it belongs to does, so compiling many strategies does not pile up."""
+    # mtime None: linecache.checkcache never drops it as a stale file.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    weakref.finalize(owner, linecache.cache.pop, filename, None)
 
 
 def _walk(fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str, Any]) -> list[str]:

@@ -14,170 +14,51 @@
 - `[type]` (a one-element list) is an array whose elements are coerced to `type`.
 
 A value that cannot be coerced becomes null and is counted in a warning; the item is kept. Fields that are not
-in the schema pass through unchanged.
+in the schema pass through unchanged. The coercions are in `coerce.py`; the schema's shape is `OutputSchemaDocument`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-import orjson
-from price_parser import Price
-
-from meterlocal.errors import StrategyError
 from meterlocal.extract.base import Postprocess
+from meterlocal.extract.coerce import SCALARS, UncoercibleError, array
+from meterlocal.extract.documents import parse_output_schema
 
-__all__ = ["OutputSchema", "coerce_number", "compile_output_schema"]
-
-
-class _UncoercibleError(Exception):
-    pass
-
-
-def coerce_number(value: Any) -> float | None:
-    """Read a number the way output_schema's `number` does; None when there is none."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        return float(text.removesuffix("%").strip())
-    except ValueError:
-        pass
-    amount = Price.fromstring(text).amount
-    if amount is None:
-        return None
-    negative = text.startswith(("-", "\u2212")) or (text.startswith("(") and text.endswith(")"))
-    number = float(amount)
-    return -number if negative else number
-
-
-def _string(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if isinstance(value, int | float):
-        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-    return orjson.dumps(value).decode()
-
-
-def _number(value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    number = coerce_number(value)
-    if number is None:
-        raise _UncoercibleError
-    return number
-
-
-def _integer(value: Any) -> int | None:
-    number = _number(value)
-    if number is None:
-        return None
-    try:
-        return int(Decimal(repr(number)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    except (InvalidOperation, ValueError, OverflowError) as exc:  # inf, nan
-        raise _UncoercibleError from exc
-
-
-_TRUE = frozenset({"true", "yes", "1", "on", "y", "t"})
-_FALSE = frozenset({"false", "no", "0", "off", "n", "f"})
-
-
-def _boolean(value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if not text:
-            return None
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    raise _UncoercibleError
-
-
-def _array(value: Any) -> list[Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return value
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return [value]
-
-
-_SCALARS: dict[str, Callable[[Any], Any]] = {
-    "string": _string,
-    "str": _string,
-    "text": _string,
-    "number": _number,
-    "float": _number,
-    "integer": _integer,
-    "int": _integer,
-    "boolean": _boolean,
-    "bool": _boolean,
-    "array": _array,
-    "list": _array,
-}
+__all__ = ["SchemaCoercion", "compile_output_schema"]
 
 Coercer = Callable[[Any, Counter[str], str], Any]
 
 
-def _compile_type(spec: Any, path: str) -> Coercer:
+def _compile_type(spec: str | list[Any] | dict[str, Any]) -> Coercer:
+    """The coercer of one validated type spec: a type name, a one-element list or a nested object."""
     if isinstance(spec, str):
-        convert = _SCALARS.get(spec.strip().lower())
-        if convert is None:
-            raise StrategyError(
-                f"output_schema field {path!r} has unknown type {spec!r}; "
-                f"use one of: string, number, float, integer, int, boolean, array, or a nested object",
-                field=path,
-            )
-        type_name = spec.strip().lower()
+        convert = SCALARS[spec]
 
         def scalar(value: Any, failures: Counter[str], where: str) -> Any:
             try:
                 return convert(value)
-            except _UncoercibleError:
-                failures[f"{where}\x00{type_name}"] += 1
+            except UncoercibleError:
+                failures[f"{where}\x00{spec}"] += 1
                 return None
 
         return scalar
-    if isinstance(spec, list) and len(spec) == 1:
-        element = _compile_type(spec[0], path + "[]")
+    if isinstance(spec, list):
+        element = _compile_type(spec[0])
 
-        def array(value: Any, failures: Counter[str], where: str) -> Any:
-            values = _array(value)
+        def elements(value: Any, failures: Counter[str], where: str) -> Any:
+            values = array(value)
             return None if values is None else [element(v, failures, where) for v in values]
 
-        return array
-    if isinstance(spec, Mapping) and spec:
-        return _compile_object(spec, path)
-    raise StrategyError(
-        f"output_schema field {path!r} must be a type name, a nested object or a one-element list, not {spec!r}",
-        field=path,
-    )
+        return elements
+    return _compile_object(spec)
 
 
-def _compile_object(spec: Mapping[str, Any], path: str) -> Coercer:
-    children = {str(key): _compile_type(sub, f"{path}.{key}" if path else str(key)) for key, sub in spec.items()}
-    nested = frozenset(str(key) for key, sub in spec.items() if isinstance(sub, Mapping))
+def _compile_object(spec: Mapping[str, Any]) -> Coercer:
+    children = {key: _compile_type(sub) for key, sub in spec.items()}
+    nested = frozenset(key for key, sub in spec.items() if isinstance(sub, Mapping))
 
     def coerce(value: Any, failures: Counter[str], where: str) -> Any:
         if value is None:
@@ -204,7 +85,7 @@ def _renest(item: dict[str, Any], parent: str) -> dict[str, Any] | None:
     return {key[len(prefix) :]: item.pop(key) for key in flat}
 
 
-class OutputSchema(Postprocess):
+class SchemaCoercion(Postprocess):
     """A compiled output_schema."""
 
     def __init__(self, coerce: Coercer) -> None:
@@ -220,10 +101,10 @@ class OutputSchema(Postprocess):
         return out
 
 
-def compile_output_schema(schema: Any) -> OutputSchema | None:
-    """Validate an output_schema (None or `{}` means no coercion). Raise `StrategyError` naming the bad field."""
-    if schema is None or schema == {}:
+def compile_output_schema(schema: Any) -> SchemaCoercion | None:
+    """Validate and compile an output_schema (None or `{}` means no coercion). Raise `StrategyError` naming the
+    bad field."""
+    document = parse_output_schema(schema)
+    if document is None or not document.root:
         return None
-    if not isinstance(schema, Mapping):
-        raise StrategyError(f"output_schema must be an object mapping field names to types, not {schema!r}")
-    return OutputSchema(_compile_object(schema, ""))
+    return SchemaCoercion(_compile_object(document.root))

@@ -46,7 +46,7 @@ __all__ = [
     "sibling_position",
 ]
 
-Element = Any  # lxml.etree._Element; lxml ships no type stubs
+Element = etree._Element  # typed by types-lxml
 Predicate = Callable[[Element], bool]
 PseudoElement = Literal["text", "attr"] | None
 
@@ -213,8 +213,8 @@ def _match_chain(el: Element, chain: Sequence[_Compound], i: int, scope: Element
             return _FAILS_ABOVE
         parent = el.getparent()
         return _FAILS_ABOVE if parent is None else _match_chain(parent, chain, i + 1, scope)
-    node = el
-    while node is not scope:
+    node: Element | None = el
+    while node is not None and node is not scope:
         node = node.getparent()
         if node is None:
             break
@@ -418,7 +418,7 @@ def sibling_position(el: Element, *, of_type: bool, from_end: bool, cap: int = _
     memo keeps, per parent (and tag), the last element asked about and its position: walks ask in document
     order, so the next position is counted from the last one, and n siblings cost n steps instead of n * n / 2.
     """
-    kind = el.tag if of_type else etree.Element
+    kind: Any = el.tag if of_type else etree.Element  # a tag, or lxml's "any element" filter
     if cap <= _COUNT_DIRECTLY:
         count = 1
         for _ in el.itersiblings(kind, preceding=not from_end):

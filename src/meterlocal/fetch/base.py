@@ -13,9 +13,8 @@ from http import HTTPStatus
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from yarl import URL
-
 from meterlocal.errors import BlockedURLError, FetchError, HTTPStatusError, ResponseTooLargeError
+from meterlocal.urls import merge_query
 
 __all__ = [
     "FetchRequest",
@@ -73,32 +72,14 @@ class Fetcher(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _query_value(value: Any) -> str:
-    # yarl refuses bools, and str(True) would send "True", which APIs rarely accept.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def request_url(request: FetchRequest) -> str:
-    """Return the request's URL with its `params` merged into the query (a param replaces a same-named one).
+    """Return the request's URL with its `params` merged into the query (`meterlocal.urls.merge_query`).
 
-    `True`/`False` become `true`/`false`, a list or tuple repeats the key, `None` leaves the key out. This is
-    the URL every fetcher fetches, records and looks up, so a replay finds what a recording saved. Raise
-    `FetchError` for a URL that cannot take a query.
+    This is the URL every fetcher fetches, records and looks up, so a replay finds what a recording saved.
+    Raise `FetchError` for a URL that cannot take a query.
     """
-    if not request.params:
-        return request.url
-    query: dict[str, str | list[str]] = {}
-    for key, value in request.params.items():
-        if value is None:
-            continue
-        if isinstance(value, list | tuple):
-            query[str(key)] = [_query_value(item) for item in value]
-        else:
-            query[str(key)] = _query_value(value)
     try:
-        return str(URL(request.url).update_query(query))
+        return merge_query(request.url, request.params)
     except (TypeError, ValueError) as exc:
         raise FetchError(f"Invalid URL {request.url!r}: {exc}", url=request.url) from exc
 

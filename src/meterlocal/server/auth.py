@@ -10,10 +10,15 @@ from aiohttp import web
 from meterlocal.errors import ValidationError
 from meterlocal.server.errors import ApiError
 
-__all__ = ["INVALID_KEY", "bearer_auth_middleware", "check_api_key"]
+__all__ = ["INVALID_KEY", "bearer_auth_middleware", "check_api_key", "needs_key"]
 
 INVALID_KEY = "Invalid or missing API key"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="meterlocal"'}
+
+
+def needs_key(path: str) -> bool:
+    """Whether a request to `path` needs the key when the server has one: everything under /api."""
+    return path == "/api" or path.startswith("/api/")
 
 
 def check_api_key(api_key: str) -> None:
@@ -32,7 +37,7 @@ def bearer_auth_middleware(api_key: str) -> Any:
 
     @web.middleware
     async def bearer_auth(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path == "/api" or request.path.startswith("/api/"):
+        if needs_key(request.path):
             scheme, _, given = request.headers.get("Authorization", "").partition(" ")
             # compare_digest on bytes: constant time for any key, and no TypeError on non-ASCII input.
             ok = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected)

@@ -19,9 +19,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from meterlocal.contract import ErrorOut
 from meterlocal.errors import JobTimeoutError, NotFoundError, UnavailableError, ValidationError
 
-__all__ = ["MAX_BODY_KEY", "ApiError", "error_middleware", "error_response", "json_response"]
+__all__ = ["MAX_BODY_KEY", "ApiError", "error_middleware", "error_response"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +45,14 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """Serialise `data` with orjson (datetimes and enums are already JSON-ready from `model_dump(mode="json")`)."""
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
-
-
-def error_response(status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
-    return json_response({"detail": detail, **extra}, status=status, headers=headers)
+def error_response(
+    status: int, detail: str, *, headers: dict[str, str] | None = None, job_id: str | None = None
+) -> web.Response:
+    """Meter's error JSON, `ErrorOut`: `{"detail": ...}`, with `job_id` for a job that is still running."""
+    body: ErrorOut = {"detail": detail}
+    if job_id is not None:
+        body["job_id"] = job_id
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
 def _http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:

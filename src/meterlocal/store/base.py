@@ -1,9 +1,10 @@
 """The storage seam: strategies, jobs and the managers that own them.
 
 `SQLiteStore` (aiosqlite, one file, WAL) is the implementation; a shared PostgreSQL store would be another.
-The manager is the only caller. Every method that changes state does so in one transaction, and every claim
-or finish is conditional (compare-and-set on status and owner), so two managers on one store never run a job
-twice.
+The manager is the only caller, and it checks what it passes (`meterlocal.arguments`): ids are strings,
+`limit` and `offset` are 0 or more. The store does not check them again. Every method that changes state does
+so in one transaction, and every claim or finish is conditional (compare-and-set on status and owner), so two
+managers on one store never run a job twice.
 
 Ownership: each open `JobManager` registers itself as an *owner* (a random id, its pid and host) and
 heartbeats. A job belongs to the owner that created it (or adopted it). When an owner is gone (unregistered,
@@ -14,14 +15,41 @@ partial run is kept).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy
+from meterlocal.models import (
+    BatchProgress,
+    HistoryEntry,
+    Job,
+    JobStatus,
+    Schedule,
+    Strategy,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 
-__all__ = ["JobOutcome", "OwnerInfo", "Store"]
+__all__ = ["FireOutcome", "JobOutcome", "OwnerInfo", "PruneReport", "Store"]
+
+
+class FireOutcome(enum.StrEnum):
+    """What happened when a manager tried to fire a due schedule."""
+
+    FIRED = "fired"  # this manager advanced next_run_at and created the run's jobs
+    SKIPPED = "skipped"  # this manager advanced next_run_at, but the previous run is still going
+    LOST = "lost"  # another manager fired this due time first (or the schedule changed meanwhile)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What `prune` removed."""
+
+    jobs_deleted: int
+    result_sets_deleted: int
+    bytes_reclaimed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +116,9 @@ class Store(Protocol):
     async def finish_job(self, job_id: str, outcome: JobOutcome, *, owner_id: str) -> bool:
         """Record the outcome of a `running` job owned by `owner_id`. False (and nothing written) otherwise.
         `item_count` defaults to `len(results)`; `final_url` and `parameters` keep their stored value when
-        None; `warnings` replace the stored ones."""
+        None; `warnings` replace the stored ones. In the same transaction: results are stored once per distinct
+        content of the strategy, `has_changes` is decided (content differs from the previous completed job of
+        the same strategy and URL), and a scheduled job whose schedule has a webhook gets a pending delivery."""
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
@@ -99,6 +129,7 @@ class Store(Protocol):
         status: JobStatus | None = None,
         since: datetime | None = None,
         batch_id: str | None = None,
+        schedule_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> list[Job]:
@@ -106,13 +137,13 @@ class Store(Protocol):
 
     async def batch_progress(self, batch_id: str) -> BatchProgress | None: ...
 
+    async def previous_completed(self, job: Job) -> Job | None:
+        """The completed job of the same strategy and URL created just before `job`, if any."""
+
     async def history(self, strategy_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
         """The strategy's jobs newest first. `has_changes` is True for a completed job whose content hash
         differs from the previous completed job (by creation time, then insertion order) of the same strategy
         and URL; False for the first such job and for pending, running and failed jobs."""
-
-    async def previous_completed(self, job: Job) -> Job | None:
-        """The completed job of the same strategy and URL created just before `job`, if any."""
 
     # Owners and recovery ------------------------------------------------------------------------------------
     async def register_owner(self, owner: OwnerInfo) -> None: ...
@@ -132,10 +163,85 @@ class Store(Protocol):
         """On clean shutdown: put this owner's `running` jobs back to `pending` and unregister it, so the next
         manager adopts them (it finds them with `orphaned_owner_ids`)."""
 
-    async def pending_job_ids(self, owner_id: str) -> list[str]:
-        """This owner's pending jobs in creation order."""
-
     async def orphaned_owner_ids(self) -> list[str]:
         """Ids of owners that are not registered (released, or deleted by an adoption) but still hold
         `pending` or `running` jobs. A starting manager passes them to `adopt_jobs` along with the dead
         registered ones."""
+
+    # Schedules ----------------------------------------------------------------------------------------------
+    async def add_schedule(self, schedule: Schedule) -> None:
+        """Insert a new schedule; an unknown or deleted strategy raises `StrategyNotFoundError`."""
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None: ...
+
+    async def list_schedules(self, *, strategy_id: str | None = None, limit: int, offset: int) -> list[Schedule]:
+        """Live schedules, newest first."""
+
+    async def replace_schedule(self, schedule: Schedule) -> bool:
+        """Overwrite the live schedule with the same id. Return False if there is none."""
+
+    async def delete_schedule(self, schedule_id: str, *, at: datetime) -> bool:
+        """Stop the schedule for good (its jobs stay) and fail its undelivered webhooks. False if none."""
+
+    async def due_schedules(self, now: datetime, *, limit: int) -> list[Schedule]:
+        """Enabled live schedules whose `next_run_at` is at or before `now`, earliest first."""
+
+    async def fire_schedule(
+        self,
+        schedule_id: str,
+        *,
+        expected_next_run_at: datetime,
+        next_run_at: datetime,
+        fired_at: datetime,
+        jobs: Sequence[Job],
+        owner_id: str,
+    ) -> FireOutcome:
+        """In one transaction: advance `next_run_at` only if it still is `expected_next_run_at` (else LOST),
+        then insert `jobs` unless the schedule still has pending or running jobs (SKIPPED)."""
+
+    async def schedule_changes(self, schedule_id: str, *, mark_seen: bool, at: datetime) -> list[Job]:
+        """The schedule's completed, changed jobs nobody marked seen, oldest first; `mark_seen` marks them in
+        the same transaction."""
+
+    async def changed_runs(self, schedule_id: str, *, limit: int, offset: int) -> tuple[int, list[Job]]:
+        """How many of the schedule's completed runs changed, and a page of them, newest first."""
+
+    # Webhook outbox -----------------------------------------------------------------------------------------
+    async def claim_deliveries(
+        self, *, now: datetime, owner_id: str, lease_until: datetime, limit: int
+    ) -> list[WebhookDelivery]:
+        """Lease up to `limit` due pending deliveries (none leased to another owner) until `lease_until`."""
+
+    async def delivery_context(self, delivery_id: str) -> tuple[Job, bool, dict[str, Any] | None, str | None] | None:
+        """The delivery's job, whether it changed, and the metadata and secret captured when it finished."""
+
+    async def record_delivery_attempt(
+        self,
+        delivery_id: str,
+        attempt: WebhookAttempt,
+        *,
+        owner_id: str,
+        delivered: bool,
+        next_attempt_at: datetime | None,
+    ) -> bool:
+        """Record an attempt: delivered, retried at `next_attempt_at`, or failed for good (neither). False when
+        `owner_id` no longer holds the delivery."""
+
+    async def list_deliveries(
+        self,
+        *,
+        schedule_id: str | None = None,
+        job_id: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[WebhookDelivery]:
+        """Deliveries newest first, each with its attempts."""
+
+    # Retention ----------------------------------------------------------------------------------------------
+    async def prune(self, *, older_than: datetime, keep_changes: bool, keep_failed: bool) -> PruneReport:
+        """Delete old unchanged runs (never the newest completed run of a strategy and URL), and the result
+        sets no job references any more; reclaim the space."""
+
+    async def stats(self) -> dict[str, int]:
+        """How many jobs and distinct result sets the store holds."""

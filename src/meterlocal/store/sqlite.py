@@ -9,8 +9,8 @@ use it.
 `sqlite3` errors are translated here and nowhere else: a store that cannot serve (read-only, full,
 unopenable, locked for too long, not a database) raises `UnavailableError` with a message saying what to do.
 
-SQL text is only ever built from the constant column lists below and fixed clauses (hence no `S608`);
-every value is a bound parameter.
+Rows are read and written through the tables of `tables.py` (one column list each). SQL text is only ever
+built from those column names and fixed clauses (hence no `S608`); every value is a bound parameter.
 """
 
 # ruff: noqa: S608
@@ -23,9 +23,11 @@ import logging
 import os
 import sqlite3
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from dataclasses import fields, replace
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -33,9 +35,11 @@ import aiosqlite
 import orjson
 
 from meterlocal.errors import StrategyNotFoundError, UnavailableError, ValidationError
-from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy, utcnow
+from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy, format_timestamp, utcnow
 from meterlocal.store.base import JobOutcome, OwnerInfo
+from meterlocal.store.monitoring import MonitoringQueries
 from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
+from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
 
 __all__ = ["SQLiteStore"]
 
@@ -47,45 +51,80 @@ _Row = Sequence[Any]
 
 _BACKOFF_FIRST = 0.005  # seconds before the first busy retry; doubles up to _BACKOFF_MAX
 _BACKOFF_MAX = 0.2
-_MAX_SEQ = 2**63 - 1
-_UNFINISHED = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
 
-_STRATEGY_COLUMNS = (
-    "strategy_id, name, url, description, created_at, updated_at, strategy, output_schema, filter_config"
+_SQL_INSERT_STRATEGY = STRATEGIES.insert()
+_SQL_GET_STRATEGY = STRATEGIES.select("WHERE strategy_id = ? AND deleted_at IS NULL")
+_SQL_LIST_STRATEGIES = STRATEGIES.select(
+    "WHERE deleted_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
 )
-_JOB_COLUMNS = (
-    "job_id, strategy_id, batch_id, url, status, owner_id, item_count, content_hash, error, "
-    "created_at, started_at, completed_at, final_url, warnings, parameters, structural_signature, results"
-)
-
-_SQL_INSERT_STRATEGY = f"INSERT INTO strategies ({_STRATEGY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_SQL_GET_STRATEGY = f"SELECT {_STRATEGY_COLUMNS} FROM strategies WHERE strategy_id = ? AND deleted_at IS NULL"
-_SQL_LIST_STRATEGIES = (
-    f"SELECT {_STRATEGY_COLUMNS} FROM strategies WHERE deleted_at IS NULL "
-    "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
-)
+_REPLACED = tuple(name for name in STRATEGIES.names if name != "strategy_id")
 _SQL_REPLACE_STRATEGY = (
-    "UPDATE strategies SET name = ?, url = ?, description = ?, created_at = ?, updated_at = ?, "
-    "strategy = ?, output_schema = ?, filter_config = ? WHERE strategy_id = ? AND deleted_at IS NULL"
+    f"UPDATE strategies SET {STRATEGIES.assign(_REPLACED)} WHERE strategy_id = ? AND deleted_at IS NULL"
 )
-_SQL_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 17)})"
-_SQL_GET_JOB = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?"
+_replace_values = STRATEGIES.encoder((*_REPLACED, "strategy_id"))
+
+_SQL_INSERT_JOB = JOBS.insert()
+_SQL_GET_JOB = JOBS.select("WHERE job_id = ?")
 _SQL_CLAIM_JOB = (
     "UPDATE jobs SET status = 'running', started_at = ? "
-    f"WHERE job_id = ? AND status = 'pending' AND owner_id = ? RETURNING {_JOB_COLUMNS}"
+    f"WHERE job_id = ? AND status = 'pending' AND owner_id = ? RETURNING {JOBS.select_list}"
 )
+# What a finished run writes into its row: every field of a JobOutcome, each named like its column, but the
+# results, which go to the `results` table once per distinct content.
+_FINISHED = tuple(field.name for field in fields(JobOutcome) if field.name != "results")
 _SQL_FINISH_JOB = (
-    "UPDATE jobs SET status = ?, completed_at = ?, results = ?, item_count = ?, content_hash = ?, "
-    "structural_signature = ?, error = ?, warnings = ?, final_url = COALESCE(?, final_url), "
-    "parameters = COALESCE(?, parameters) WHERE job_id = ? AND status = 'running' AND owner_id = ?"
+    f"UPDATE jobs SET {JOBS.assign(_FINISHED, keep_when_null=('final_url', 'parameters'))} "
+    "WHERE job_id = ? AND status = 'running' AND owner_id = ?"
+)
+_finish_values = JOBS.encoder((*_FINISHED, "job_id", "owner_id"), given=("job_id", "owner_id"))
+_SQL_STORE_RESULTS = (
+    "INSERT INTO results (strategy_id, content_hash, structural_signature, results) "
+    "SELECT strategy_id, content_hash, structural_signature, ? FROM jobs "
+    "WHERE job_id = ? AND NOT EXISTS ("
+    "  SELECT 1 FROM results AS r WHERE r.strategy_id = jobs.strategy_id AND r.content_hash = jobs.content_hash)"
+)
+# The signature stays in the job's row only when it differs from its result set's (a page's template moved while
+# its items did not): an unchanged page re-scraped adds no signature.
+_SQL_SHARE_SIGNATURE = (
+    "UPDATE jobs SET structural_signature = NULL WHERE job_id = ? AND structural_signature = ("
+    "  SELECT r.structural_signature FROM results AS r"
+    "  WHERE r.strategy_id = jobs.strategy_id AND r.content_hash = jobs.content_hash)"
+)
+# One index seek (jobs_strategy_url_status) finds the completed job before this one; none means no change.
+_SQL_HAS_CHANGES = """
+UPDATE jobs SET has_changes = COALESCE((
+    SELECT p.content_hash IS NOT jobs.content_hash FROM jobs AS p
+    WHERE p.strategy_id = jobs.strategy_id AND p.url = jobs.url AND p.status = 'completed'
+      AND (p.created_at, p.seq) < (jobs.created_at, jobs.seq)
+    ORDER BY p.created_at DESC, p.seq DESC LIMIT 1
+), 0) WHERE job_id = ?
+"""
+# A scheduled job whose schedule has a webhook gets a delivery, with the schedule's webhook as it is now.
+_SQL_ENQUEUE_WEBHOOK = """
+INSERT INTO webhook_deliveries (delivery_id, schedule_id, job_id, webhook_url, webhook_type, webhook_secret,
+                                webhook_metadata, has_changes, status, attempt_count, next_attempt_at, created_at)
+SELECT ?, s.schedule_id, j.job_id, s.webhook_url, COALESCE(s.webhook_type, 'standard'), s.webhook_secret,
+       s.webhook_metadata, COALESCE(j.has_changes, 0), 'pending', 0, ?, ?
+FROM jobs AS j JOIN schedules AS s ON s.schedule_id = j.schedule_id
+WHERE j.job_id = ? AND s.webhook_url IS NOT NULL AND s.deleted_at IS NULL
+  AND (s.webhook_on = 'always' OR j.has_changes = 1)
+"""
+_SQL_PREVIOUS_COMPLETED = JOBS.select(
+    "WHERE strategy_id = ? AND url = ? AND status = 'completed' "
+    "AND (created_at, seq) < (?, (SELECT seq FROM jobs WHERE job_id = ?)) "
+    "ORDER BY created_at DESC, seq DESC LIMIT 1"
 )
 _SQL_BATCH_PROGRESS = (
     "SELECT COUNT(*), TOTAL(status = 'pending'), TOTAL(status = 'running'), TOTAL(status = 'completed'), "
     "TOTAL(status = 'failed'), MIN(strategy_id) FROM jobs WHERE batch_id = ?"
 )
+# A history entry is job columns (the entry's other fields) and `has_changes`, which the statement computes.
 # One index seek per listed job finds the completed job before it, so a short page of a long history is cheap.
-_SQL_HISTORY = """
-SELECT j.job_id, j.status, j.url, j.item_count, j.content_hash, j.error, j.created_at, j.completed_at,
+_HISTORY_COLUMNS = tuple(name for name in HistoryEntry.model_fields if name != "has_changes")
+_HISTORY_SELECT = ", ".join(f"j.{name}" for name in _HISTORY_COLUMNS)
+_history_entry = JOBS.reader(_HISTORY_COLUMNS, HistoryEntry, extra=("has_changes",))
+_SQL_HISTORY = f"""
+SELECT {_HISTORY_SELECT},
        j.status = 'completed' AND EXISTS (
            SELECT 1 FROM (
                SELECT p.content_hash AS hash FROM jobs AS p
@@ -96,16 +135,12 @@ SELECT j.job_id, j.status, j.url, j.item_count, j.content_hash, j.error, j.creat
        )
 FROM jobs AS j WHERE j.strategy_id = ? ORDER BY j.created_at DESC, j.seq DESC LIMIT ?
 """
-_SQL_PREVIOUS_COMPLETED = (
-    f"SELECT {_JOB_COLUMNS} FROM jobs "
-    "WHERE strategy_id = ? AND url = ? AND status = 'completed' "
-    "AND (created_at, seq) < (?, COALESCE((SELECT seq FROM jobs WHERE job_id = ?), ?)) "
-    "ORDER BY created_at DESC, seq DESC LIMIT 1"
-)
 _SQL_ADOPT = (
     "UPDATE jobs SET owner_id = ?, status = 'pending', started_at = NULL "
     "WHERE owner_id = ? AND status IN ('pending', 'running') RETURNING created_at, seq, job_id"
 )
+_SQL_REGISTER_OWNER = OWNERS.upsert()
+_SQL_LIST_OWNERS = OWNERS.select("ORDER BY rowid")
 # INDEXED BY: left alone, the planner scans the owner index over every job, finished ones included.
 _SQL_ORPHANED_OWNERS = (
     "SELECT DISTINCT owner_id FROM jobs INDEXED BY jobs_status_created "
@@ -114,7 +149,15 @@ _SQL_ORPHANED_OWNERS = (
 )
 
 
-class SQLiteStore:
+def encode_results(results: Sequence[Any] | None, job_id: str) -> str:
+    """A completed job's results as the JSON text the `results` table keeps."""
+    try:
+        return orjson.dumps(list(results or ())).decode()
+    except orjson.JSONEncodeError as exc:
+        raise ValidationError(f"The results of job {job_id} cannot be stored as JSON: {exc}") from exc
+
+
+class SQLiteStore(MonitoringQueries):
     """A `Store` in one SQLite file, in WAL mode; `":memory:"` keeps everything in this process.
 
     `path` may also be a `file:` URI (`file:/data/x.db?mode=ro`). `busy_timeout` is how many seconds an
@@ -158,15 +201,9 @@ class SQLiteStore:
                 raise UnavailableError("The store is closed")
             if self._conn is not None:
                 return
-            connecting = aiosqlite.connect(self.path, uri=self._uri, isolation_level=None, timeout=self.busy_timeout)
             try:
-                conn = await connecting
+                conn = await _connect(self.path, uri=self._uri, timeout=self.busy_timeout)
             except sqlite3.Error as exc:
-                # aiosqlite stops its worker thread on a failed connect without waiting for it; wait here so the
-                # thread never reports to an event loop that has closed in the meantime.
-                thread = getattr(connecting, "_thread", None)
-                if thread is not None:
-                    await asyncio.to_thread(thread.join, 5)
                 raise self._translate(exc) from exc
             try:
                 await self._retrying(self._configure, write=False, conn=conn)
@@ -221,7 +258,7 @@ class SQLiteStore:
                 await conn.execute(statement)
             await conn.execute(
                 "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.description, _ts(utcnow())),
+                (migration.version, migration.description, format_timestamp(utcnow())),
             )
             logger.info("%s: applied schema migration %d (%s)", self._label, migration.version, migration.description)
 
@@ -307,7 +344,7 @@ class SQLiteStore:
     # Strategies --------------------------------------------------------------------------------------------
     async def add_strategy(self, strategy: Strategy) -> None:
         """Insert a new strategy. An id already used, even by a deleted strategy, raises `ValidationError`."""
-        row = _strategy_row(strategy)
+        row = STRATEGIES.encode(strategy)
 
         async def body(conn: aiosqlite.Connection) -> None:
             try:
@@ -321,22 +358,20 @@ class SQLiteStore:
 
     async def get_strategy(self, strategy_id: str) -> Strategy | None:
         rows = await self._rows(_SQL_GET_STRATEGY, (strategy_id,))
-        return _strategy(rows[0]) if rows else None
+        return STRATEGIES.decode(rows[0]) if rows else None
 
     async def list_strategies(self, *, limit: int, offset: int) -> list[Strategy]:
         """Live strategies, newest first (creation time, then insertion order)."""
-        _check_page(limit, offset)
-        return [_strategy(row) for row in await self._rows(_SQL_LIST_STRATEGIES, (limit, offset))]
+        return [STRATEGIES.decode(row) for row in await self._rows(_SQL_LIST_STRATEGIES, (limit, offset))]
 
     async def replace_strategy(self, strategy: Strategy) -> bool:
         """Overwrite every field of the live strategy with the same id. False if there is none."""
-        row = _strategy_row(strategy)
-        return await self._write(_changes_one(_SQL_REPLACE_STRATEGY, (*row[1:], row[0])))
+        return await self._write(_changes_one(_SQL_REPLACE_STRATEGY, _replace_values(strategy)))
 
     async def delete_strategy(self, strategy_id: str) -> bool:
         """Mark the strategy deleted: it leaves every lookup and listing; its jobs stay. False if none."""
         sql = "UPDATE strategies SET deleted_at = ? WHERE strategy_id = ? AND deleted_at IS NULL"
-        return await self._write(_changes_one(sql, (_ts(utcnow()), strategy_id)))
+        return await self._write(_changes_one(sql, (format_timestamp(utcnow()), strategy_id)))
 
     # Jobs --------------------------------------------------------------------------------------------------
     async def add_jobs(self, jobs: Sequence[Job], *, owner_id: str) -> None:
@@ -351,7 +386,7 @@ class SQLiteStore:
         repeated = sorted(job_id for job_id, n in Counter(job.job_id for job in jobs).items() if n > 1)
         if repeated:
             raise ValidationError(f"Job ids given more than once: {', '.join(repeated)}; nothing was added")
-        rows = [_job_row(job, owner_id) for job in jobs]
+        rows = [JOBS.encode(job, owner_id=owner_id) for job in jobs]
         strategy_ids = sorted({job.strategy_id for job in jobs})
 
         async def body(conn: aiosqlite.Connection) -> None:
@@ -381,10 +416,10 @@ class SQLiteStore:
         """Atomically move a `pending` job owned by `owner_id` to `running`. None if it was not claimable."""
 
         async def body(conn: aiosqlite.Connection) -> list[_Row]:
-            return list(await conn.execute_fetchall(_SQL_CLAIM_JOB, (_ts(started_at), job_id, owner_id)))
+            return list(await conn.execute_fetchall(_SQL_CLAIM_JOB, (format_timestamp(started_at), job_id, owner_id)))
 
         rows = await self._write(body)
-        return (await _jobs(rows))[0] if rows else None
+        return (await JOBS.decode_all(rows))[0] if rows else None
 
     async def finish_job(self, job_id: str, outcome: JobOutcome, *, owner_id: str) -> bool:
         """Record the outcome of a `running` job owned by `owner_id`. False (and nothing written) otherwise.
@@ -395,28 +430,63 @@ class SQLiteStore:
         status = JobStatus(outcome.status)
         if not status.is_final:
             raise ValidationError(f"Job {job_id} can only finish as completed or failed, not {status.value}")
-        item_count = outcome.item_count
-        if item_count is None and outcome.results is not None:
-            item_count = len(outcome.results)
-        values = (
-            status.value,
-            _ts(outcome.completed_at),
-            _json(outcome.results, f"results of job {job_id}"),
-            item_count,
-            outcome.content_hash,
-            _json(outcome.structural_signature, f"structural signature of job {job_id}"),
-            outcome.error,
-            _json(outcome.warnings or None, f"warnings of job {job_id}"),
-            outcome.final_url,
-            _json(outcome.parameters, f"parameters of job {job_id}"),
-            job_id,
-            owner_id,
-        )
-        return await self._write(_changes_one(_SQL_FINISH_JOB, values))
+        if outcome.item_count is None and outcome.results is not None:
+            outcome = replace(outcome, item_count=len(outcome.results))
+        values = _finish_values(outcome, job_id=job_id, owner_id=owner_id)
+        completed = status is JobStatus.COMPLETED
+        results = encode_results(outcome.results, job_id) if completed else None
+        stamp = format_timestamp(outcome.completed_at)
+
+        async def body(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute(_SQL_FINISH_JOB, values)
+            if cursor.rowcount != 1:
+                return False
+            if completed:
+                await conn.execute(_SQL_STORE_RESULTS, (results, job_id))
+                await conn.execute(_SQL_SHARE_SIGNATURE, (job_id,))
+                await conn.execute(_SQL_HAS_CHANGES, (job_id,))
+            await conn.execute(_SQL_ENQUEUE_WEBHOOK, (str(uuid.uuid4()), stamp, stamp, job_id))
+            return True
+
+        finished: bool = await self._write(body)
+        return finished
 
     async def get_job(self, job_id: str) -> Job | None:
         rows = await self._rows(_SQL_GET_JOB, (job_id,))
-        return (await _jobs(rows))[0] if rows else None
+        return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def previous_completed(self, job: Job) -> Job | None:
+        """The completed job of the same strategy and URL created just before `job`, if any."""
+        params = (job.strategy_id, job.url, format_timestamp(job.created_at), job.job_id)
+        rows = await self._rows(_SQL_PREVIOUS_COMPLETED, params)
+        return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def stats(self) -> dict[str, int]:
+        """How many jobs and distinct result sets the store holds."""
+        rows = await self._rows("SELECT (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM results)")
+        return {"jobs": int(rows[0][0]), "result_sets": int(rows[0][1])}
+
+    async def _jobs_from_rows(self, rows: Sequence[_Row]) -> list[Job]:
+        return await JOBS.decode_all(rows)
+
+    async def _vacuum(self) -> int:
+        """Give free pages back to the file system; return the bytes reclaimed (0 in memory)."""
+
+        async def size(conn: aiosqlite.Connection) -> int:
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+                )
+            )
+            return int(rows[0][0])
+
+        before = await self._read(size)
+
+        async def vacuum(conn: aiosqlite.Connection) -> None:
+            await conn.execute("VACUUM")
+
+        await self._read(vacuum)  # VACUUM cannot run inside a transaction
+        return max(0, before - await self._read(size))
 
     async def list_jobs(
         self,
@@ -425,15 +495,21 @@ class SQLiteStore:
         status: JobStatus | None = None,
         since: datetime | None = None,
         batch_id: str | None = None,
+        schedule_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> list[Job]:
         """Newest first (creation time, then insertion order). `since` keeps jobs created at or after it."""
-        _check_page(limit, offset)
         sql, params = list_jobs_query(
-            strategy_id=strategy_id, status=status, since=since, batch_id=batch_id, limit=limit, offset=offset
+            strategy_id=strategy_id,
+            status=status,
+            since=since,
+            batch_id=batch_id,
+            schedule_id=schedule_id,
+            limit=limit,
+            offset=offset,
         )
-        return await _jobs(await self._rows(sql, params))
+        return await JOBS.decode_all(await self._rows(sql, params))
 
     async def batch_progress(self, batch_id: str) -> BatchProgress | None:
         """Job counts of the batch by status; None if no job has this batch id."""
@@ -456,52 +532,25 @@ class SQLiteStore:
         """The strategy's jobs newest first. `has_changes` is True for a completed job whose content hash
         differs from the previous completed job (by creation time, then insertion order) of the same strategy
         and URL; False for the first such job and for pending, running and failed jobs."""
-        if limit is not None and limit < 0:
-            raise ValidationError(f"limit must be 0 or more, not {limit}")
         rows = await self._rows(_SQL_HISTORY, (strategy_id, -1 if limit is None else limit))
-        return [
-            HistoryEntry(
-                job_id=row[0],
-                status=JobStatus(row[1]),
-                url=row[2],
-                item_count=row[3],
-                content_hash=row[4],
-                error=row[5],
-                created_at=_dt(row[6]),
-                completed_at=_opt_dt(row[7]),
-                has_changes=bool(row[8]),
-            )
-            for row in rows
-        ]
-
-    async def previous_completed(self, job: Job) -> Job | None:
-        """The completed job of the same strategy and URL created just before `job` (or inserted before)."""
-        params = (job.strategy_id, job.url, _ts(job.created_at), job.job_id, _MAX_SEQ)
-        rows = await self._rows(_SQL_PREVIOUS_COMPLETED, params)
-        return (await _jobs(rows))[0] if rows else None
+        return [_history_entry(row) for row in rows]
 
     # Owners and recovery -----------------------------------------------------------------------------------
     async def register_owner(self, owner: OwnerInfo) -> None:
         """Register an owner (again: its pid, host and heartbeat are overwritten)."""
-        sql = (
-            "INSERT INTO owners (owner_id, pid, host, heartbeat_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (owner_id) DO UPDATE SET "
-            "pid = excluded.pid, host = excluded.host, heartbeat_at = excluded.heartbeat_at"
-        )
-        await self._write(_changes_one(sql, (owner.owner_id, owner.pid, owner.host, _ts(owner.heartbeat_at))))
+        await self._write(_changes_one(_SQL_REGISTER_OWNER, OWNERS.encode(owner)))
 
     async def heartbeat(self, owner_id: str, at: datetime) -> bool:
         """Record that the owner is alive. Return False (and change nothing) if it is no longer registered."""
         sql = "UPDATE owners SET heartbeat_at = ? WHERE owner_id = ?"
-        registered = bool(await self._write(_changes_one(sql, (_ts(at), owner_id))))
+        registered = bool(await self._write(_changes_one(sql, (format_timestamp(at), owner_id))))
         if not registered:
             logger.warning("%s: heartbeat from owner %s, which is no longer registered", self._label, owner_id)
         return registered
 
     async def list_owners(self) -> list[OwnerInfo]:
         """Every registered owner, in registration order."""
-        rows = await self._rows("SELECT owner_id, pid, host, heartbeat_at FROM owners ORDER BY rowid")
-        return [OwnerInfo(owner_id=row[0], pid=row[1], host=row[2], heartbeat_at=_dt(row[3])) for row in rows]
+        return [OWNERS.decode(row) for row in await self._rows(_SQL_LIST_OWNERS)]
 
     async def adopt_jobs(self, *, from_owner_ids: Sequence[str], to_owner_id: str) -> list[str]:
         """In one transaction: give every `pending` or `running` job of the (dead) owners to `to_owner_id` as
@@ -531,17 +580,14 @@ class SQLiteStore:
 
         async def body(conn: aiosqlite.Connection) -> None:
             await conn.execute(
-                "UPDATE jobs SET status = 'pending', started_at = NULL WHERE owner_id = ? AND status = 'running'",
+                # The IN term lets the planner use the partial owner index (unfinished jobs only).
+                "UPDATE jobs SET status = 'pending', started_at = NULL "
+                "WHERE owner_id = ? AND status IN ('pending', 'running') AND status = 'running'",
                 (owner_id,),
             )
             await conn.execute("DELETE FROM owners WHERE owner_id = ?", (owner_id,))
 
         await self._write(body)
-
-    async def pending_job_ids(self, owner_id: str) -> list[str]:
-        """This owner's pending jobs in creation order."""
-        sql = "SELECT job_id FROM jobs WHERE owner_id = ? AND status = 'pending' ORDER BY created_at, seq"
-        return [row[0] for row in await self._rows(sql, (owner_id,))]
 
     async def orphaned_owner_ids(self) -> list[str]:
         """Ids of owners that are not registered (released, or deleted by an adoption) but still hold
@@ -555,6 +601,7 @@ def list_jobs_query(
     status: JobStatus | None = None,
     since: datetime | None = None,
     batch_id: str | None = None,
+    schedule_id: str | None = None,
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[str, list[Any]]:
@@ -570,12 +617,15 @@ def list_jobs_query(
     if batch_id is not None:
         where.append("batch_id = ?")
         params.append(batch_id)
+    if schedule_id is not None:
+        where.append("schedule_id = ?")
+        params.append(schedule_id)
     if since is not None:
         where.append("created_at >= ?")
-        params.append(_ts(since))
+        params.append(format_timestamp(since))
     clause = f"WHERE {' AND '.join(where)} " if where else ""
     params.extend((limit, offset))
-    sql = f"SELECT {_JOB_COLUMNS} FROM jobs {clause}ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?"
+    sql = JOBS.select(f"{clause}ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?")
     return sql, params
 
 
@@ -631,6 +681,24 @@ async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
         logger.debug("rollback failed: %s", exc)
 
 
+async def _connect(path: str, *, uri: bool, timeout: float) -> aiosqlite.Connection:
+    """Open an aiosqlite connection in autocommit mode (the store issues BEGIN itself).
+
+    The one place that relies on aiosqlite internals (`Connection._thread`, aiosqlite 0.22): when the connect
+    fails, aiosqlite stops its worker thread without waiting for it. Wait here, so the thread never reports to
+    an event loop that has closed in the meantime (a test's, or a short script's). Without the attribute (a
+    later aiosqlite), the wait is skipped and only that race comes back.
+    """
+    connecting = aiosqlite.connect(path, uri=uri, isolation_level=None, timeout=timeout)
+    try:
+        return await connecting
+    except sqlite3.Error:
+        thread = getattr(connecting, "_thread", None)
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 5)
+        raise
+
+
 async def _close_quietly(conn: aiosqlite.Connection) -> None:
     try:
         await conn.close()
@@ -646,125 +714,6 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "database is locked" in text or "database table is locked" in text
 
 
-def _check_page(limit: int, offset: int) -> None:
-    if limit < 0 or offset < 0:
-        raise ValidationError(f"limit and offset must be 0 or more, not limit={limit}, offset={offset}")
-
-
-# Rows ------------------------------------------------------------------------------------------------------
-def _ts(value: datetime) -> str:
-    """`2025-01-15T10:30:00.123456Z`: fixed width, so text order is time order. Naive means UTC."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds") + "Z"
-
-
-def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _opt_dt(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _json(value: Any, what: str) -> str | None:
-    if value is None:
-        return None
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError as exc:
-        raise ValidationError(f"The {what} cannot be stored as JSON: {exc}") from exc
-
-
 def _json_list(values: Sequence[str]) -> str:
+    """A JSON list parameter, for `json_each(?)`."""
     return orjson.dumps(list(values)).decode()
-
-
-def _unjson(text: str | None) -> Any:
-    return None if text is None else orjson.loads(text)
-
-
-def _strategy_row(strategy: Strategy) -> tuple[Any, ...]:
-    what = f"strategy {strategy.strategy_id}"
-    return (
-        strategy.strategy_id,
-        strategy.name,
-        strategy.url,
-        strategy.description,
-        _ts(strategy.created_at),
-        _ts(strategy.updated_at),
-        _json(strategy.strategy, f"document of {what}"),
-        _json(strategy.output_schema, f"output_schema of {what}"),
-        _json(strategy.filter_config, f"filter_config of {what}"),
-    )
-
-
-def _strategy(row: _Row) -> Strategy:
-    return Strategy(
-        strategy_id=row[0],
-        name=row[1],
-        url=row[2],
-        description=row[3],
-        created_at=_dt(row[4]),
-        updated_at=_dt(row[5]),
-        strategy=orjson.loads(row[6]),
-        output_schema=_unjson(row[7]),
-        filter_config=_unjson(row[8]),
-    )
-
-
-def _job_row(job: Job, owner_id: str) -> tuple[Any, ...]:
-    what = f"job {job.job_id}"
-    return (
-        job.job_id,
-        job.strategy_id,
-        job.batch_id,
-        job.url,
-        JobStatus(job.status).value,
-        owner_id,
-        job.item_count,
-        job.content_hash,
-        job.error,
-        _ts(job.created_at),
-        None if job.started_at is None else _ts(job.started_at),
-        None if job.completed_at is None else _ts(job.completed_at),
-        job.final_url,
-        _json(job.warnings or None, f"warnings of {what}"),
-        _json(job.parameters, f"parameters of {what}"),
-        _json(job.structural_signature, f"structural signature of {what}"),
-        _json(job.results, f"results of {what}"),
-    )
-
-
-# Decoding this many bytes of results (a few ms per MB) moves off the event loop.
-_DECODE_IN_THREAD_BYTES = 256 * 1024
-
-
-async def _jobs(rows: Sequence[_Row]) -> list[Job]:
-    """Jobs from rows; big results are decoded in a worker thread so a 30,000-item job never stalls the loop."""
-    if sum(len(row[16] or b"") for row in rows) > _DECODE_IN_THREAD_BYTES:
-        return await asyncio.to_thread(lambda: [_job(row) for row in rows])
-    return [_job(row) for row in rows]
-
-
-def _job(row: _Row) -> Job:
-    # `row` follows _JOB_COLUMNS; row[5] is the owner, which a Job does not carry. The store wrote these values
-    # itself, so they are not validated again (model_construct): validating 30,000 result items costs ~10 ms.
-    return Job.model_construct(
-        job_id=row[0],
-        strategy_id=row[1],
-        batch_id=row[2],
-        url=row[3],
-        status=JobStatus(row[4]),
-        item_count=row[6],
-        content_hash=row[7],
-        error=row[8],
-        created_at=_dt(row[9]),
-        started_at=_opt_dt(row[10]),
-        completed_at=_opt_dt(row[11]),
-        final_url=row[12],
-        warnings=_unjson(row[13]) or [],
-        parameters=_unjson(row[14]),
-        structural_signature=_unjson(row[15]),
-        results=_unjson(row[16]),
-    )

@@ -12,15 +12,18 @@ import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["HostScheduler"]
+__all__ = ["HostQueue"]
 
 logger = logging.getLogger(__name__)
 
 
-class HostScheduler:
-    """Queue job ids by host and run at most `concurrency` of them at once, `per_host` per host."""
+class HostQueue:
+    """Queue job ids by host and run at most `concurrency` of them at once, `per_host` per host.
+
+    Jobs submitted before `start()` wait for it; after `close()` they are ignored (they stay in the store).
+    """
 
     def __init__(self, run: Callable[[str], Coroutine[Any, Any, None]], *, concurrency: int, per_host: int) -> None:
         self._run = run
@@ -31,11 +34,17 @@ class HostScheduler:
         self._ready: deque[str] = deque()  # hosts with queued jobs and spare capacity, in turn order
         self._in_ready: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._closed = False
+        self._state: Literal["new", "started", "closed"] = "new"
+
+    def start(self) -> None:
+        """Start the jobs queued so far, and from now on each job as soon as the limits allow."""
+        if self._state == "new":
+            self._state = "started"
+            self._pump()
 
     def submit(self, job_id: str, host: str) -> None:
-        """Queue a job; it starts as soon as the limits allow."""
-        if self._closed:
+        """Queue a job; it starts as soon as the queue is started and the limits allow."""
+        if self._state == "closed":
             return
         self._queues.setdefault(host, deque()).append(job_id)
         self._mark_ready(host)
@@ -47,7 +56,7 @@ class HostScheduler:
             self._in_ready.add(host)
 
     def _pump(self) -> None:
-        while not self._closed and len(self._tasks) < self._concurrency and self._ready:
+        while self._state == "started" and len(self._tasks) < self._concurrency and self._ready:
             host = self._ready.popleft()
             self._in_ready.discard(host)
             queue = self._queues[host]
@@ -76,7 +85,7 @@ class HostScheduler:
 
     async def close(self, timeout: float) -> None:
         """Start nothing new; wait up to `timeout` s for running jobs, then cancel the rest."""
-        self._closed = True
+        self._state = "closed"
         self._queues.clear()
         self._ready.clear()
         self._in_ready.clear()

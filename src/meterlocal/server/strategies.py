@@ -1,0 +1,58 @@
+"""Handlers of the strategy routes: each calls the manager with what its `Call` parsed and returns a response model."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from meterlocal.contract import CreateStrategyBody, DeletedOut, PageQuery, StrategyOut, UpdateStrategyBody
+from meterlocal.server.errors import ApiError
+from meterlocal.server.routing import Call
+
+__all__ = [
+    "create_strategy",
+    "delete_strategy",
+    "generate_strategy",
+    "get_strategy",
+    "list_strategies",
+    "update_strategy",
+]
+
+
+async def list_strategies(call: Call[None, PageQuery]) -> list[StrategyOut]:
+    strategies = await call.manager.list_strategies(limit=call.query.limit, offset=call.query.offset)
+    return [StrategyOut.of(strategy) for strategy in strategies]
+
+
+async def create_strategy(call: Call[CreateStrategyBody, None]) -> StrategyOut:
+    body = call.body
+    strategy = await call.manager.create_strategy(
+        body.name,
+        body.strategy,
+        url=body.url,
+        description=body.description,
+        output_schema=body.output_schema,
+        filter_config=body.filter_config,
+    )
+    return StrategyOut.of(strategy)
+
+
+async def generate_strategy(call: Call[None, None]) -> NoReturn:
+    raise ApiError(
+        501,
+        "Strategy generation needs Meter's LLM, which meterlocal does not have: create the strategy explicitly "
+        'with POST /api/strategies {"name", "url", "strategy": {"container": ..., "fields": {...}}}',
+    )
+
+
+async def get_strategy(call: Call[None, None]) -> StrategyOut:
+    return StrategyOut.of(await call.manager.get_strategy(call.path("strategy_id")))
+
+
+async def update_strategy(call: Call[UpdateStrategyBody, None]) -> StrategyOut:
+    return StrategyOut.of(await call.manager.update_strategy(call.path("strategy_id"), **call.body.changes()))
+
+
+async def delete_strategy(call: Call[None, None]) -> DeletedOut:
+    strategy_id = call.path("strategy_id")
+    await call.manager.delete_strategy(strategy_id)
+    return DeletedOut(strategy_id=strategy_id)
