@@ -134,6 +134,38 @@ async def test_a_job_past_job_timeout_fails(store: SQLiteStore, site: Site) -> N
     assert job.error == "Job timed out after 0.2 s (job_timeout); the site may be too slow"
 
 
+async def test_a_slow_extraction_past_job_timeout_stops_and_frees_its_pool_thread(
+    store: SQLiteStore, site: Site
+) -> None:
+    # Nested :has() on 250 nested divs runs for minutes; the walk checks the job's deadline as it goes.
+    deep = "<html><body>" + "<div>" * 250 + "</div>" * 250 + "</body></html>"
+    slow = {"container": "div:has(div:has(div:has(div:has(p))))", "fields": {"t": "div"}}
+    made = Bench(store, FAST.model_copy(update={"job_timeout": 0.5}))  # one pool thread
+    await made.runner.start()
+    try:
+        timed_out = await made.run(await made.job(site.page("/deep", deep), slow))
+        started = asyncio.get_running_loop().time()
+        after = await made.run(await made.job(site.url(BOOKS_PAGE)))  # needs the pool's only thread
+        waited = asyncio.get_running_loop().time() - started
+    finally:
+        await made.runner.stop(1)
+    assert timed_out.status is JobStatus.FAILED
+    assert timed_out.error is not None and "job_timeout" in timed_out.error
+    assert after.status is JobStatus.COMPLETED and after.item_count == 20
+    assert waited < 1.5  # the thread was free again within about a second, not after the minutes the walk needs
+
+
+async def test_a_job_whose_values_pass_max_result_bytes_fails(store: SQLiteStore, site: Site) -> None:
+    made = Bench(store, FAST.model_copy(update={"max_result_bytes": 100}))
+    await made.runner.start()
+    try:
+        job = await made.run(await made.job(site.url(BOOKS_PAGE)))
+    finally:
+        await made.runner.stop(1)
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None and "max_result_bytes (100 bytes)" in job.error
+
+
 async def test_a_bug_fails_the_job_with_an_internal_error_and_a_borrowed_fetcher_stays_open(
     store: SQLiteStore,
 ) -> None:

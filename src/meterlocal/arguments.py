@@ -2,7 +2,8 @@
 
 This is the one layer that checks arguments; the store trusts what reaches it. Every check here guards something
 the store or the fetcher would otherwise meet in a worse form: a URL that yarl would quietly rewrite, an id SQLite
-cannot bind, a `since` span that overflows, settings that bypassed pydantic.
+cannot bind, a `since` span that overflows, settings that bypassed pydantic, text with a lone surrogate
+(`"\\ud800"`, which JSON allows and UTF-8 cannot encode).
 
 Numeric rules are annotated types (`Limit`, `Offset`, `Count`, `Seconds`): their bounds are stated once, checked
 here (strictly: `"10"` is not a limit in Python) and reusable by any pydantic model, whose JSON Schema then carries
@@ -81,6 +82,16 @@ _RELATIVE_SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _SINCE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def _refuse_surrogates(text: str, where: str) -> None:
+    """Refuse text SQLite, JSON and HTTP cannot carry: a lone surrogate code point has no UTF-8 encoding."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{where} contains a lone surrogate ({text[exc.start]!r} at position {exc.start}), which is not text"
+        ) from None
+
+
 def _rule(annotation: Any) -> TypeAdapter[Any]:
     # Strict: the Python API takes an int where it says int (not "10", not True); parsing text is the server's job.
     return TypeAdapter(annotation, config=ConfigDict(strict=True))
@@ -118,6 +129,7 @@ def check_url(url: Any, where: str, *, allow_file_urls: bool = False) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ValidationError(f"{where} must be a non-empty URL string, not {url!r}")
     url = url.strip()
+    _refuse_surrogates(url, f"{where} {url!r}")
     # yarl drops a newline or tab from the host ('http://exa\nmple.com/' fetched example.com) and percent-encodes
     # other control characters: refuse them rather than fetch something other than what the job says.
     control = next((c for c in url if c < " " or c == "\x7f"), None)
@@ -172,9 +184,10 @@ def check_targets(url: Any, urls: Any, *, allow_file_urls: bool = False) -> list
 
 
 def check_name(name: Any) -> str:
-    """A strategy's name, stripped; it must say something."""
+    """A strategy's name, stripped; it must say something (in text UTF-8 can encode)."""
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("name must be a non-empty string")
+    _refuse_surrogates(name, "name")
     return name.strip()
 
 
@@ -188,6 +201,8 @@ def check_document(document: Any) -> dict[str, Any]:
 def check_strategy_url(url: Any) -> str | None:
     if url is None or url == "":
         return None
+    if isinstance(url, str):
+        _refuse_surrogates(url, "strategy url")
     try:
         valid = isinstance(url, str) and urlsplit(url).scheme in ("http", "https", "file")
     except ValueError:  # an unclosed IPv6 bracket
@@ -212,6 +227,7 @@ def check_id(value: Any, name: str) -> str:
     # An id is text; anything else would reach SQLite as a parameter it cannot bind (a list) or match (a number).
     if not isinstance(value, str):
         raise ValidationError(f"{name} must be a string, not {type(value).__name__}")
+    _refuse_surrogates(value, name)
     return value
 
 
@@ -220,6 +236,7 @@ def check_description(description: Any) -> str:
         return ""
     if not isinstance(description, str):
         raise ValidationError(f"description must be a string, not {type(description).__name__}")
+    _refuse_surrogates(description, "description")
     return description
 
 
@@ -265,10 +282,12 @@ def parse_status(status: JobStatus | str | None) -> JobStatus | None:
 
 def parse_since(since: datetime | str | None, *, now: datetime) -> datetime | None:
     """`since` as an aware datetime: a datetime, an ISO-8601 time, or a span back from `now` ("24h", "7d")."""
-    if since is None or isinstance(since, datetime):
-        if since is not None and since.tzinfo is None:
+    if since is None:
+        return None
+    if isinstance(since, datetime):
+        if since.tzinfo is None:
             raise ValidationError("since must be timezone-aware (for instance datetime.now(UTC))")
-        return since
+        return _in_utc(since, repr(since))
     if not isinstance(since, str) or not since.strip():
         raise ValidationError(f"since must be an ISO-8601 time or a span like '24h' or '7d', not {since!r}")
     relative = _RELATIVE_SINCE.match(since)
@@ -284,4 +303,12 @@ def parse_since(since: datetime | str | None, *, now: datetime) -> datetime | No
         raise ValidationError(f"since must be an ISO-8601 time or a span like '24h' or '7d', not {since!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return _in_utc(parsed, repr(since))
+
+
+def _in_utc(moment: datetime, shown: str) -> datetime:
+    # The store compares in UTC: 9999-12-31T23:00-14:00 is past year 9999 there, 0001-01-01T00:00+14:00 before 1.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(f"since {shown} is outside the years 1 to 9999 once converted to UTC") from None

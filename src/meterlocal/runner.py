@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
@@ -57,6 +58,7 @@ class JobRunner:
         self._store = store
         self._on_finish = on_finish
         self._job_timeout = settings.job_timeout
+        self._max_result_bytes = settings.max_result_bytes
         self._owner_id = owner_id
         self._open_fetcher = fetcher
         self._pool = pool
@@ -152,9 +154,12 @@ class JobRunner:
         job = await store.claim_job(job_id, owner_id=self._owner_id, started_at=self._clock())
         if job is None:
             return  # finished, or taken over by another manager
+        # The extraction thread stops at this deadline by itself (the walks check it): asyncio's timeout below
+        # only stops waiting for it, and a thread still busy would keep the pool's capacity from later jobs.
+        deadline = time.monotonic() + self._job_timeout
         try:
             async with asyncio.timeout(self._job_timeout):
-                outcome = await self._execute(job)
+                outcome = await self._execute(job, deadline)
         except TimeoutError:
             outcome = self._failed(
                 f"Job timed out after {self._job_timeout:g} s (job_timeout); the site may be too slow", job.url
@@ -182,7 +187,7 @@ class JobRunner:
             except Exception:  # a listener's failure is not the job's
                 logger.exception("telling listeners that job %s finished failed", job_id)
 
-    async def _execute(self, job: Job) -> JobOutcome:
+    async def _execute(self, job: Job, deadline: float) -> JobOutcome:
         strategy = await self._store.get_strategy(job.strategy_id)
         if strategy is None:
             return self._failed(f"Strategy {job.strategy_id} was deleted before the job ran", job.url)
@@ -195,7 +200,9 @@ class JobRunner:
             return self._failed(str(exc), request.url)
         loop = asyncio.get_running_loop()
         try:
-            items, digest, signature, warnings = await loop.run_in_executor(self._pool, _process, compiled, response)
+            items, digest, signature, warnings = await loop.run_in_executor(
+                self._pool, _process, compiled, response, deadline, self._max_result_bytes
+            )
         except MeterlocalError as exc:  # ExtractionError, or results too deep to hash (ValidationError)
             message = str(exc)
             if response.url not in message:
@@ -218,11 +225,19 @@ class JobRunner:
 
 # Work done in the pool's threads ----------------------------------------------------------------------------
 def _process(
-    compiled: CompiledStrategy, response: FetchResponse
+    compiled: CompiledStrategy, response: FetchResponse, deadline: float, max_result_bytes: int
 ) -> tuple[list[dict[str, Any]], str, dict[str, Any], list[str]]:
-    """Parse, extract, hash and fingerprint one response. The parsed tree is freed here, off the event loop."""
+    """Parse, extract, hash and fingerprint one response. The parsed tree is freed here, off the event loop.
+
+    Past `deadline` (`time.monotonic()`) or `max_result_bytes` of values the extraction raises `ExtractionError`.
+    """
     extraction = compiled.run(
-        response.body, url=response.url, charset=response.charset, content_type=response.content_type
+        response.body,
+        url=response.url,
+        charset=response.charset,
+        content_type=response.content_type,
+        deadline=deadline,
+        max_result_bytes=max_result_bytes,
     )
     items = extraction.items
     signature = structural_signature(items, root=extraction.root, containers=extraction.containers)

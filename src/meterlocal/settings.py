@@ -61,6 +61,14 @@ class Settings(BaseModel):
         ge=1,
         description="Largest body accepted, counted while streaming, after decompression",
     )
+    max_result_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1,
+        description=(
+            "Largest total size of the values one job extracts (characters of text, attributes and markup, "
+            "counted while extracting); past it the job fails instead of filling memory"
+        ),
+    )
     user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1, description="User-Agent header sent with every fetch")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers sent with every fetch")
 

@@ -6,21 +6,26 @@ compiler the pure-Python path in `selectors.py` / `records.py` / `document.py` d
 Both must give identical results: tests hold one against the other on the corpus and on generated documents.
 
 What it covers is what the Python matcher covers (see `selectors._Compound`): a tag, classes, ids, attribute
-tests (=, ~=, |=, ^=, $=, *=, != and existence), structural positions (`:nth-*`, `:first-*`, `:last-*`,
-`:only-*`), `:not(compound)` and `:has(> compound)` / `:has(compound)`, joined by descendant and child
-combinators, matched right to left inside a scope (descendant-or-self), in document order.
+tests (=, ~=, |=, ^=, $=, *=, != and existence, with the `i` flag), structural positions (`:nth-*`, `:first-*`,
+`:last-*`, `:only-*`), `:not(compound)` and `:has(> compound, compound, ...)` (any of its arguments), joined by
+descendant and child combinators, matched right to left inside a scope (descendant-or-self), in document order.
 
 The rules it must keep, each the Python path's:
 - an element's tag is its name and it has no namespace (lxml's `el.tag == "div"`);
-- `el.get(name)` reads an attribute without a namespace; classes are the value split on Python's whitespace
-  (ASCII values are split here; a value with other characters is split by Python, so U+00A0 agrees too);
+- `el.get(name)` reads an attribute without a namespace; classes (and `~=` words) are the value split on HTML's
+  ASCII whitespace (space, tab, LF, FF, CR), so U+00A0 does not separate them;
 - `getparent()` of the root element is None; positions count element siblings only;
 - text is every text and CDATA node below the element, leaving out what is inside script, style and template
   elements below it; whitespace-normalised as `" ".join(text.split())`.
 
+The work is bounded: a descendant-combinator chain gives up as soon as no placement above can match (linear in
+the depth, not the number of ancestor combinations); an element's position among its siblings is counted once per
+document (`limits.memo()`), not once per test.
+
 No libxml2 function is called (lxml links libxml2 privately): only the node structs are read, and Python
 element proxies come from lxml's `elementFactory`. The GIL is held throughout (the walks create Python objects),
-but released for a moment every few thousand elements, so the event loop is not held up by a long walk.
+but released for a moment every few thousand elements visited (by any loop, `:has()` tests included), so the
+event loop is not held up by a long walk; at the same moments the run's deadline is checked (`limits.checkpoint()`).
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
@@ -28,6 +33,8 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memcpy, strcmp, strlen, strstr
 
 cimport lxml.includes.etreepublic as cetree
+from meterlocal.extract.limits import checkpoint as _checkpoint
+from meterlocal.extract.limits import memo as _memo
 from lxml.includes.tree cimport (
     XML_CDATA_SECTION_NODE,
     XML_ELEMENT_NODE,
@@ -72,20 +79,34 @@ MODES = {"first": SETTLE_FIRST, "all": SETTLE_NEVER, "attribute": SETTLE_ATTRIBU
 cdef enum:
     MAX_SLOTS = 256  # fields in one record walk
     YIELD_EVERY = 4096  # elements visited between two chances for other threads to take the GIL (a power of two)
+    COUNT_DIRECTLY = 32  # a fixed sibling position up to this is counted on the spot; beyond, through the memo
+
+# Outcomes of matching a chain from one compound leftwards (see _chain_matches).
+cdef enum:
+    CHAIN_MATCH = 0
+    CHAIN_FAILS_HERE = 1  # this placement fails; a placement of an earlier compound further up may still match
+    CHAIN_FAILS_ABOVE = 2  # no placement at or above this node can match: stop trying further ancestors
 
 MAX_FIELDS = MAX_SLOTS  # a field set with more CSS fields is walked by the Python path
 
+cdef Py_ssize_t _visits = 0  # elements visited by every loop of every walk (counted under the GIL)
 
-cdef inline void _let_others_run(Py_ssize_t* visited) noexcept:
+
+cdef inline int _let_others_run() except -1:
     """Release the GIL for a moment every YIELD_EVERY elements, as the interpreter would between bytecodes.
 
     Extraction runs in worker threads beside the event loop; a selector such as `*:has(...)` on a huge page can
-    walk for a long time, and without this the loop would wait for all of it.
+    walk for a long time, and without this the loop would wait for all of it. One count is shared by every loop,
+    so many short ones (nested `:has()` tests) add up as one long one does. Then the run's deadline is checked:
+    past it, `checkpoint()` raises ExtractionError and the walk unwinds.
     """
-    visited[0] += 1
-    if (visited[0] & (YIELD_EVERY - 1)) == 0:
+    global _visits
+    _visits += 1
+    if (_visits & (YIELD_EVERY - 1)) == 0:
         with nogil:
             pass
+        _checkpoint()
+    return 0
 
 
 cdef inline bint _py_space(unsigned char c) noexcept nogil:
@@ -93,13 +114,9 @@ cdef inline bint _py_space(unsigned char c) noexcept nogil:
     return c == 32 or 9 <= c <= 13 or 28 <= c <= 31
 
 
-cdef inline bint _ascii(const char* s) noexcept nogil:
-    cdef const unsigned char* p = <const unsigned char*>s
-    while p[0]:
-        if p[0] >= 128:
-            return False
-        p += 1
-    return True
+cdef inline bint _html_space(unsigned char c) noexcept nogil:
+    """Whether a byte is ASCII whitespace as HTML defines it (what separates class names): space, \\t, \\n, \\f, \\r."""
+    return c == 32 or c == 9 or c == 10 or c == 12 or c == 13
 
 
 cdef inline bint _printable(const char* s) noexcept nogil:
@@ -193,33 +210,88 @@ cdef bytes _value(xmlAttr* attr):
     return b"".join(parts)
 
 
-cdef bint _has_token(const char* value, bytes token_bytes, str token):
-    """Whether `token` is one of the whitespace-separated words of `value` (Python's split)."""
-    cdef const char* tok = token_bytes
-    cdef size_t size = len(token_bytes)
+cdef bint _has_token(const char* value, const char* tok, size_t size) noexcept nogil:
+    """Whether `tok` is one of the HTML-whitespace-separated words of `value`.
+
+    UTF-8 is split byte by byte: HTML's whitespace is ASCII, and no byte of a multi-byte character is ASCII.
+    """
     cdef const char* found
     cdef const char* start = value
-    if not _ascii(value):
-        return token in PyUnicode_DecodeUTF8(value, strlen(value), "replace").split()
+    if size == 0:
+        return False
     while True:
         found = strstr(start, tok)
         if found is NULL:
             return False
-        if (found == value or _py_space(<unsigned char>(found - 1)[0])) and (
-            found[size] == 0 or _py_space(<unsigned char>found[size])
+        if (found == value or _html_space(<unsigned char>(found - 1)[0])) and (
+            found[size] == 0 or _html_space(<unsigned char>found[size])
         ):
             return True
         start = found + 1
 
 
-cdef int _position(xmlNode* node, bint of_type, bint from_end) noexcept nogil:
+cdef inline bint _same_kind(xmlNode* sibling, xmlNode* node, bint of_type) noexcept nogil:
+    return sibling.type == XML_ELEMENT_NODE and (not of_type or _same_tag(sibling, node))
+
+
+cdef int _count_position(xmlNode* node, bint of_type, bint from_end, int cap) noexcept nogil:
+    """The 1-based position of `node` among its siblings of its kind, or cap + 1 when it is beyond `cap`."""
     cdef int count = 1
     cdef xmlNode* sibling = node.next if from_end else node.prev
-    while sibling is not NULL:
-        if sibling.type == XML_ELEMENT_NODE and (not of_type or _same_tag(sibling, node)):
+    while sibling is not NULL and count <= cap:
+        if _same_kind(sibling, node, of_type):
             count += 1
         sibling = sibling.next if from_end else sibling.prev
     return count
+
+
+cdef int _position(xmlNode* node, bint of_type, bint from_end, int cap) except -1:
+    """As `_count_position`, through the run's memo when counting could be long (exact then, not capped).
+
+    The memo keeps, per parent (and tag, for `-of-type`), the last element whose position was asked and that
+    position: the walks ask in document order, so the next sibling's position is counted from the last one, and a
+    list of n items costs n steps instead of n * n / 2. Totals (for `nth-last-*`) are counted once per parent.
+    """
+    cdef xmlNode* parent = node.parent
+    cdef xmlNode* sibling
+    cdef size_t cursor
+    cdef int count = 1
+    cdef int total
+    if cap <= COUNT_DIRECTLY:
+        return _count_position(node, of_type, from_end, cap)
+    memo = _memo()
+    if memo is None or parent is NULL:
+        return _count_position(node, of_type, from_end, 2147483646)
+    if of_type:
+        key = (<size_t>parent, <size_t>node.name, <size_t>node.ns)
+    else:
+        key = (<size_t>parent, 0, 0)
+    entry = memo.get(key)
+    if entry is None:
+        entry = memo[key] = [0, 0, -1]  # the last element asked about, its position, the total
+    cursor = <size_t>entry[0]
+    sibling = node.prev
+    while sibling is not NULL:
+        if <size_t>sibling == cursor:
+            count += <int>entry[1]
+            break
+        if _same_kind(sibling, node, of_type):
+            count += 1
+        sibling = sibling.prev
+    entry[0] = <size_t>node
+    entry[1] = count
+    if not from_end:
+        return count
+    total = entry[2]
+    if total < 0:
+        total = count
+        sibling = node.next
+        while sibling is not NULL:
+            if _same_kind(sibling, node, of_type):
+                total += 1
+            sibling = sibling.next
+        entry[2] = total
+    return total - count + 1
 
 
 cdef class Compound:
@@ -228,36 +300,45 @@ cdef class Compound:
     cdef bytes tag
     cdef const char* c_tag  # points into `tag`; NULL for any element
     cdef tuple class_bytes  # each class, UTF-8
-    cdef tuple class_names  # each class, str
-    cdef bint class_never  # a class with whitespace in it: never one of the split words
+    cdef bint class_never  # a class with HTML whitespace in it (or empty): never one of the split words
     cdef tuple ids  # bytes
-    cdef tuple attributes  # (name bytes, operator int, value bytes or None, value str or None)
+    cdef tuple attributes  # (name bytes, operator int, value bytes or None, value str or None, ignore case)
     cdef tuple series  # (a, b, of_type, from_end)
     cdef tuple negations  # Compound
-    cdef tuple relatives  # (Compound, children_only)
+    cdef tuple relatives  # per :has(), its arguments: ((Compound, children_only), ...); any argument will do
     cdef int combinator
 
     def __init__(self, tag, classes, ids, attributes, series, negations, relatives, combinator):
         self.tag = None if tag is None else tag.encode("utf-8")
         self.c_tag = NULL if self.tag is None else <const char*>self.tag
         self.class_bytes = tuple(name.encode("utf-8") for name in classes)
-        self.class_names = tuple(classes)
-        self.class_never = any(not name or any(c.isspace() for c in name) for name in classes)
+        self.class_never = any(not name or any(c in " \t\n\f\r" for c in name) for name in classes)
         self.ids = tuple(ident.encode("utf-8") for ident in ids)
         self.attributes = tuple(
-            (name.encode("utf-8"), _OPERATORS[operator], None if value is None else value.encode("utf-8"), value)
-            for name, operator, value in attributes
+            (
+                name.encode("utf-8"),
+                _OPERATORS[operator],
+                None if value is None else (value.encode("utf-8").lower() if ignore_case else value.encode("utf-8")),
+                value,
+                bool(ignore_case),
+            )
+            for name, operator, value, ignore_case in attributes
         )
         self.series = tuple((int(a), int(b), bool(of_type), bool(from_end)) for a, b, of_type, from_end in series)
         self.negations = tuple(negations)
-        self.relatives = tuple((compound, bool(children_only)) for compound, children_only in relatives)
+        self.relatives = tuple(
+            tuple((compound, bool(children_only)) for compound, children_only in group) for group in relatives
+        )
         self.combinator = {None: COMBINATOR_NONE, " ": COMBINATOR_DESCENDANT, ">": COMBINATOR_CHILD}[combinator]
 
     cdef bint matches(self, xmlNode* node) except -1:
         cdef xmlAttr* attr
         cdef const char* value
         cdef bytes held
+        cdef bytes name
         cdef Compound other
+        cdef tuple group
+        cdef bint found
         cdef Py_ssize_t k
         if self.c_tag is not NULL and not _is_named(node, self.c_tag):
             return False
@@ -270,7 +351,8 @@ cdef class Compound:
                 held = _value(attr)
                 value = held
             for k in range(len(self.class_bytes)):
-                if not _has_token(value, <bytes>self.class_bytes[k], <str>self.class_names[k]):
+                name = <bytes>self.class_bytes[k]
+                if not _has_token(value, name, len(name)):
                     return False
         for ident in self.ids:
             attr = _attribute(node, "id")
@@ -285,8 +367,13 @@ cdef class Compound:
         for other in self.negations:
             if other.matches(node):
                 return False
-        for other, children_only in self.relatives:
-            if not _relative_matches(node, other, children_only):
+        for group in self.relatives:
+            found = False
+            for other, children_only in group:
+                if _relative_matches(node, other, children_only):
+                    found = True
+                    break
+            if not found:
                 return False
         return True
 
@@ -301,15 +388,17 @@ cdef bint _attribute_matches(xmlNode* node, tuple spec) except -1:
     if attr is NULL:
         return op == OP_NOT_EQUALS
     cdef bytes actual = _value(attr)
+    if spec[4]:  # the `i` flag: ASCII case-insensitive (`wanted` is lowered already; bytes.lower() is ASCII)
+        actual = actual.lower()
     if op == OP_EQUALS:
         return actual == wanted
     if op == OP_NOT_EQUALS:
         return actual != wanted
     if op == OP_INCLUDES:
         text = spec[3]
-        if not text or any(c.isspace() for c in text):
+        if not text or any(c in " \t\n\f\r" for c in text):
             return False
-        return _has_token(actual, wanted, text)
+        return _has_token(actual, wanted, len(wanted))
     if op == OP_DASH:
         return actual == wanted or actual.startswith(wanted + b"-")
     if not wanted:
@@ -322,52 +411,69 @@ cdef bint _attribute_matches(xmlNode* node, tuple spec) except -1:
 
 
 cdef bint _series_matches(xmlNode* node, int a, int b, bint of_type, bint from_end) except -1:
-    cdef int offset = _position(node, of_type, from_end) - b
-    if a == 0:
-        return offset == 0 and b >= 1
-    return offset % a == 0 and offset // a >= 0
+    """`:nth-*(an+b)`: the position is a*n + b for some n >= 0."""
+    cdef int offset
+    if a <= 0:  # positions up to b only: counting further is never needed
+        if b < 1:
+            return False
+        offset = _position(node, of_type, from_end, b) - b
+        if a == 0:
+            return offset == 0
+        return offset <= 0 and (-offset) % (-a) == 0
+    offset = _position(node, of_type, from_end, 2147483646) - b
+    return offset >= 0 and offset % a == 0
 
 
 cdef bint _relative_matches(xmlNode* node, Compound other, bint children_only) except -1:
     cdef xmlNode* child
-    cdef Py_ssize_t visited = 0
     if children_only:
         child = _first_child(node)
         while child is not NULL:
             if other.matches(child):
                 return True
             child = _next_sibling(child)
+            _let_others_run()
         return False
     child = _following(node, node)
     while child is not NULL:
         if other.matches(child):
             return True
         child = _following(child, node)
-        _let_others_run(&visited)
+        _let_others_run()
     return False
 
 
-cdef bint _chain_matches(tuple chain, Py_ssize_t i, xmlNode* node, xmlNode* scope) except -1:
-    """Compound `i` of a right-to-left chain at `node`, the rest on its ancestors, inside `scope`."""
+cdef int _chain_matches(tuple chain, Py_ssize_t i, xmlNode* node, xmlNode* scope) except -1:
+    """Compound `i` of a right-to-left chain at `node`, the rest on its ancestors, inside `scope`.
+
+    Returns CHAIN_MATCH, CHAIN_FAILS_HERE or CHAIN_FAILS_ABOVE. A descendant combinator tries the ancestors one
+    by one, but stops at the first that answers CHAIN_FAILS_ABOVE: then the compounds further left cannot be placed
+    at or above it, so neither can they above any higher ancestor (browsers' and soupsieve's rule). Without the
+    stop, `p div div ... div` on nested divs tries every combination of ancestors.
+    """
     cdef Compound compound = <Compound>chain[i]
+    cdef int outcome
     if not compound.matches(node):
-        return False
+        return CHAIN_FAILS_HERE
     if i + 1 == len(chain):
-        return True
+        return CHAIN_MATCH
     cdef xmlNode* up
     if compound.combinator == COMBINATOR_CHILD:
         if node is scope:
-            return False
+            return CHAIN_FAILS_ABOVE
         up = _parent(node)
-        return up is not NULL and _chain_matches(chain, i + 1, up, scope)
+        if up is NULL:
+            return CHAIN_FAILS_ABOVE
+        return _chain_matches(chain, i + 1, up, scope)
     up = node
     while up is not scope:
         up = _parent(up)
         if up is NULL:
-            return False
-        if _chain_matches(chain, i + 1, up, scope):
-            return True
-    return False
+            break
+        outcome = _chain_matches(chain, i + 1, up, scope)
+        if outcome != CHAIN_FAILS_HERE:
+            return outcome
+    return CHAIN_FAILS_ABOVE
 
 
 cdef class Selector:
@@ -390,7 +496,7 @@ cdef class Selector:
         if self.c_tag is not NULL and not _is_named(node, self.c_tag):
             return False
         for i in range(len(self.chains)):
-            if _chain_matches(<tuple>self.chains[i], 0, node, scope):
+            if _chain_matches(<tuple>self.chains[i], 0, node, scope) == CHAIN_MATCH:
                 return True
         return False
 
@@ -398,7 +504,6 @@ cdef class Selector:
         """The elements matching in `scope` (descendant-or-self), in document order."""
         cdef xmlNode* top = scope._c_node
         cdef xmlNode* node = top
-        cdef Py_ssize_t visited = 0
         found = []
         if top.type != XML_ELEMENT_NODE:
             return found
@@ -406,7 +511,7 @@ cdef class Selector:
             if self.matches(node, top):
                 found.append(cetree.elementFactory(scope._doc, node))
             node = _following(node, top)
-            _let_others_run(&visited)
+            _let_others_run()
         return found
 
 
@@ -448,7 +553,6 @@ cdef class RecordWalk:
         cdef Py_ssize_t remaining = self.count
         cdef Selector selector
         cdef int mode
-        cdef Py_ssize_t visited = 0
         found = [None] * self.count
         for i in range(self.count):
             settled[i] = False
@@ -483,7 +587,7 @@ cdef class RecordWalk:
             if self.stoppable and remaining == 0:
                 break
             node = _following(node, top)
-            _let_others_run(&visited)
+            _let_others_run()
         return found
 
 
@@ -539,15 +643,15 @@ cdef inline bint _is_text(xmlNode* node) noexcept nogil:
     return (node.type == XML_TEXT_NODE or node.type == XML_CDATA_SECTION_NODE) and node.content is not NULL
 
 
-cdef int _collect(xmlNode* node, Buffer* buffer, Py_ssize_t* visited) except -1:
+cdef int _collect(xmlNode* node, Buffer* buffer) except -1:
     cdef xmlNode* child = node.children
     while child is not NULL:
         if _is_text(child):
             _append(buffer, <const char*>child.content)
         elif child.type == XML_ELEMENT_NODE and not _is_code(child):
-            _collect(child, buffer, visited)
+            _collect(child, buffer)
         child = child.next
-        _let_others_run(visited)
+        _let_others_run()
     return 0
 
 
@@ -578,17 +682,17 @@ cdef str _normalized(Buffer* buffer):
     return PyUnicode_DecodeUTF8(buffer.data, out, "strict")
 
 
-def text(cetree._Element element not None):
+def text(cetree._Element element not None, run=None):
     """Whitespace-normalised text of `element` and its descendants, without script/style/template code.
 
     The rules are `document.Page.text`'s: a leaf gives all its text (a `<script>` asked for gives its code); a
-    script, style or template element with children gives its leading text only.
+    script, style or template element with children gives its leading text only. With a `limits.Run`, the text
+    is charged to it (`run.charge(len(text))`), as the Python readers do.
     """
     cdef xmlNode* node = element._c_node
     cdef xmlNode* child = node.children
     cdef bint leaf = True
     cdef Buffer buffer
-    cdef Py_ssize_t visited = 0
     buffer.data = NULL
     buffer.size = 0
     buffer.capacity = 0
@@ -599,7 +703,7 @@ def text(cetree._Element element not None):
         child = child.next
     try:
         if leaf or not _is_code(node):
-            _collect(node, &buffer, &visited)
+            _collect(node, &buffer)
         else:
             child = node.children
             while child is not NULL and (child.type == XML_TEXT_NODE or child.type == XML_CDATA_SECTION_NODE):
@@ -608,6 +712,9 @@ def text(cetree._Element element not None):
                 child = child.next
         if buffer.size == 0:
             return ""
-        return _normalized(&buffer)
+        result = _normalized(&buffer)
+        if run is not None:
+            run.charge(len(result))
+        return result
     finally:
         PyMem_Free(buffer.data)

@@ -24,6 +24,7 @@ from jmespath.exceptions import JMESPathError
 from meterlocal.errors import ExtractionError, ValidationError
 from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess, empty_field_warnings
 from meterlocal.extract.documents import ApiRequestTemplate, ApiStrategyDocument
+from meterlocal.extract.limits import Run
 from meterlocal.urls import merge_query
 
 __all__ = ["ApiRequest", "ApiStrategy", "compile_api_strategy"]
@@ -112,22 +113,32 @@ class ApiStrategy(CompiledStrategy):
         url: str | None = None,
         charset: str | None = None,
         content_type: str | None = None,
+        deadline: float | None = None,
+        max_result_bytes: int | None = None,
     ) -> Extraction:
+        run = Run(deadline=deadline, max_result_bytes=max_result_bytes)
         data = self.decode(document, url=url, content_type=content_type)
         items = self.items_of(data, url=url)
         fields = self._fields
-        if fields is None:
-            records = [dict(item) if isinstance(item, dict) else {"value": item} for item in items]
-        else:
-            try:
-                records = [{name: expr.search(item) for name, expr in fields.items()} for item in items]
-            except (JMESPathError, TypeError, ValueError) as exc:
-                # A valid expression meeting the wrong type: length() of a number, max() over mixed types.
-                raise ExtractionError(
-                    f"A field's JMESPath failed on the JSON from {url or 'the response'}: {exc}"
-                ) from exc
-        warnings = [] if fields is None else empty_field_warnings(records, tuple(fields))
-        return Extraction(self._finish(records, warnings), root=data, warnings=warnings)
+        records: list[dict[str, Any]] = []
+        with run.active():
+            for item in items:
+                run.check_time()
+                if fields is None:
+                    records.append(dict(item) if isinstance(item, dict) else {"value": item})
+                    continue
+                try:
+                    record = {name: expr.search(item) for name, expr in fields.items()}
+                except (JMESPathError, TypeError, ValueError, RecursionError) as exc:
+                    # A valid expression meeting the wrong type: length() of a number, max() over mixed types.
+                    raise ExtractionError(
+                        f"A field's JMESPath failed on the JSON from {url or 'the response'}: {exc}"
+                    ) from exc
+                if max_result_bytes is not None:  # projections can repeat the input: count what they made
+                    run.charge(_size(record))
+                records.append(record)
+            warnings = [] if fields is None else empty_field_warnings(records, tuple(fields))
+            return Extraction(self._finish(records, warnings), root=data, warnings=warnings)
 
     def decode(self, document: bytes | str | Any, *, url: str | None, content_type: str | None) -> Any:
         """The decoded JSON of a response body. Raise `ExtractionError` saying why it is not JSON."""
@@ -154,7 +165,7 @@ class ApiStrategy(CompiledStrategy):
             return data
         try:
             found = self._items.search(data)
-        except (JMESPathError, TypeError, ValueError) as exc:
+        except (JMESPathError, TypeError, ValueError, RecursionError) as exc:
             raise ExtractionError(
                 f"The items path {self._items.expression!r} failed on the JSON from {source}: {exc}"
             ) from exc
@@ -168,6 +179,14 @@ class ApiStrategy(CompiledStrategy):
                 f"in the JSON from {source}"
             )
         return found
+
+
+def _size(value: Any) -> int:
+    """The size of a record's JSON, roughly (strings by length): what it adds to the results."""
+    try:
+        return len(orjson.dumps(value, default=str))
+    except (TypeError, orjson.JSONEncodeError):  # nested too deep for JSON: the store refuses it later anyway
+        return 0
 
 
 def _kind(value: Any) -> str:

@@ -16,7 +16,8 @@ class Extraction:
     `items` are the final results (coerced by output_schema, filtered by filter_config). `root` is the parsed
     page (an lxml element) or the decoded JSON for API strategies, and `containers` the elements that became
     items (HTML only): change detection fingerprints them. `warnings` are sentences about values that were
-    dropped or nulled on the way (for instance coercion failures), or about selectors that look broken.
+    dropped or nulled on the way (for instance coercion failures, or a page the parser could not read to its end),
+    or about selectors that look broken.
     """
 
     items: list[dict[str, Any]]
@@ -66,8 +67,15 @@ class CompiledStrategy(ABC):
         url: str | None = None,
         charset: str | None = None,
         content_type: str | None = None,
+        deadline: float | None = None,
+        max_result_bytes: int | None = None,
     ) -> Extraction:
-        """Parse `document` and extract its items. Raise `ExtractionError` when that is impossible."""
+        """Parse `document` and extract its items. Raise `ExtractionError` when that is impossible.
+
+        `deadline` is a `time.monotonic()` value: past it the extraction stops with an `ExtractionError` (the C
+        and Python walks check it every few thousand elements, and between items). `max_result_bytes` caps the
+        extracted values (their characters, added up as they are read): past it, an `ExtractionError` too.
+        """
 
     def _finish(self, items: list[dict[str, Any]], warnings: list[str]) -> list[dict[str, Any]]:
         for step in self._postprocess:

@@ -15,6 +15,7 @@ from meterlocal.extract.base import CompiledStrategy, Postprocess
 from meterlocal.extract.documents import ApiStrategyDocument, parse_strategy
 from meterlocal.extract.filters import compile_filter_config
 from meterlocal.extract.html import compile_html_strategy
+from meterlocal.extract.limits import check_strategy_size
 from meterlocal.extract.schema import compile_output_schema
 from meterlocal.models import Strategy
 
@@ -41,6 +42,7 @@ def compile_strategy(
         key = orjson.dumps([strategy, output_schema, filter_config], option=orjson.OPT_NON_STR_KEYS)
     except TypeError as exc:
         raise StrategyError(f"a strategy must contain only JSON values: {exc}") from exc
+    check_strategy_size(len(key), strategy, output_schema, filter_config)
     return _compile_cached(key, native.native_available())
 
 
@@ -69,13 +71,24 @@ def extract(
     *,
     charset: str | None = None,
     content_type: str | None = None,
+    deadline: float | None = None,
+    max_result_bytes: int | None = None,
 ) -> list[dict[str, Any]]:
     """Extract the items of one document with a strategy, without a store, a network or an event loop.
 
     `document` is the page as bytes (charset from `charset`, a BOM or `<meta>`) or str; for an API strategy it is
     the JSON response. `url` resolves relative links. output_schema and filter_config apply when the strategy
     (a stored `Strategy`) has them. Raise `StrategyError` for an invalid strategy and `ExtractionError` for a
-    document that cannot be parsed.
+    document that cannot be parsed, or an extraction that passed its `deadline` (a `time.monotonic()` value) or
+    produced more than `max_result_bytes` of values.
     """
     compiled = strategy if isinstance(strategy, CompiledStrategy) else compile_strategy(strategy)
-    return compiled.run(document, url=url, charset=charset, content_type=content_type).items
+    extraction = compiled.run(
+        document,
+        url=url,
+        charset=charset,
+        content_type=content_type,
+        deadline=deadline,
+        max_result_bytes=max_result_bytes,
+    )
+    return extraction.items

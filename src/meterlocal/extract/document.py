@@ -6,6 +6,12 @@ steps and the WHATWG encoding aliases. UTF-8 bytes go to libxml2 as they are; an
 (with replacement characters, never an error) and handed over as UTF-8, so a bad byte never truncates a page.
 
 Safety: the parser never loads a DTD, never touches the network and never expands entities defined by the page.
+
+Depth: libxml2 builds at most 255 levels of nested elements unless told otherwise, and silently drops everything
+after the first element deeper than that, later siblings included. The parser here is told otherwise
+(`huge_tree`, libxml2's XML_PARSE_HUGE): documents nest up to `MAX_DEPTH` levels. Deeper than that libxml2 still
+stops, and `parse_html` reports it in the warnings it is given, so a job says its results may be incomplete.
+(`huge_tree` also lifts libxml2's 10 MB limit on one text node; a page is already bounded by `max_response_bytes`.)
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encodi
 
 from meterlocal.errors import ExtractionError
 from meterlocal.extract import native
+from meterlocal.extract.limits import Run
 
 __all__ = [
     "LINK_ATTRIBUTES",
+    "MAX_DEPTH",
     "Page",
     "Resolver",
     "base_url",
@@ -52,6 +60,8 @@ LINK_ATTRIBUTES = frozenset(
 )
 # Text inside these is code, not content; Page.text skips it (unless asked for the element itself).
 _NON_CONTENT = ("script", "style", "template")
+# libxml2 with XML_PARSE_HUGE: elements nested deeper than this end the parse ("Excessive depth in document").
+MAX_DEPTH = 2047
 
 _local = threading.local()
 
@@ -61,7 +71,7 @@ def _parser() -> Any:
     parser = getattr(_local, "parser", None)
     if parser is None:
         parser = etree.HTMLParser(
-            encoding="utf-8", no_network=True, remove_blank_text=False, huge_tree=False, default_doctype=False
+            encoding="utf-8", no_network=True, remove_blank_text=False, huge_tree=True, default_doctype=False
         )
         _local.parser = parser
     return parser
@@ -105,8 +115,14 @@ def to_utf8(body: bytes, charset: str | None = None) -> bytes:
     return body.decode(encoding, "replace").encode("utf-8")
 
 
-def parse_html(document: bytes | str, *, charset: str | None = None) -> etree._Element:
-    """Parse an HTML (or XML-ish) document into an lxml root element. Raise `ExtractionError` if there is none."""
+def parse_html(
+    document: bytes | str, *, charset: str | None = None, warnings: list[str] | None = None
+) -> etree._Element:
+    """Parse an HTML (or XML-ish) document into an lxml root element. Raise `ExtractionError` if there is none.
+
+    When libxml2 gave up before the end of the document (elements nested deeper than `MAX_DEPTH`), a sentence
+    saying so is appended to `warnings`.
+    """
     if isinstance(document, str):
         data = document.encode("utf-8", "replace")
     elif isinstance(document, bytes | bytearray | memoryview):
@@ -115,15 +131,31 @@ def parse_html(document: bytes | str, *, charset: str | None = None) -> etree._E
         raise ExtractionError(f"document must be bytes or str, not {type(document).__name__}")
     if not data.strip():
         raise ExtractionError("The document is empty")
+    parser = _parser()
     try:
-        root: etree._Element | None = etree.fromstring(data, _parser())
+        root: etree._Element | None = etree.fromstring(data, parser)
     except etree.ParserError as exc:
         raise ExtractionError(f"The document could not be parsed as HTML: {exc}") from exc
     except etree.XMLSyntaxError as exc:
         raise ExtractionError(f"The document could not be parsed as HTML: {exc}") from exc
     if root is None:
         raise ExtractionError("The document has no HTML elements")
+    if warnings is not None:
+        warnings.extend(_dropped(parser.error_log))
     return root
+
+
+def _dropped(log: Any) -> list[str]:
+    """Sentences for the errors after which libxml2 stopped building the tree (a fatal error ends the parse)."""
+    return [
+        f"The page nests elements more than {MAX_DEPTH:,} deep: the HTML parser stopped there (line {error.line}), "
+        "so everything after that point is missing from the results"
+        if error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT and "depth" in error.message
+        else f"The HTML parser stopped at line {error.line} ({error.message.strip()}); "
+        "everything after that point is missing from the results"
+        for error in log
+        if error.level == etree.ErrorLevels.FATAL
+    ]
 
 
 def base_url(root: etree._Element, url: str | None) -> str | None:
@@ -197,10 +229,11 @@ class Page:
     which elements contain script/style/template code (their text is read the slow way, leaving code out).
     """
 
-    __slots__ = ("_code", "_columns", "_headers", "_native_text", "_resolve", "_rows", "base", "root")
+    __slots__ = ("_code", "_columns", "_headers", "_native_text", "_resolve", "_rows", "base", "root", "run")
 
-    def __init__(self, root: etree._Element, url: str | None) -> None:
+    def __init__(self, root: etree._Element, url: str | None, run: Run | None = None) -> None:
         self.root = root
+        self.run = Run() if run is None else run  # what reading values is charged to (limits.Run)
         self.base = base_url(root, url)
         self._resolve = Resolver(self.base) if self.base else None
         self._code: set[Any] | None = None
@@ -317,14 +350,22 @@ def normalize_space(text: str) -> str:
 
 
 def _content_text(el: etree._Element) -> list[str]:
+    """The text of `el` and its descendants outside script/style/template, in order (iterative: pages nest deep)."""
     parts: list[str] = []
-    if el.text:
-        parts.append(el.text)
-    for child in el:
-        if isinstance(child.tag, str) and child.tag not in _NON_CONTENT:
-            parts.extend(_content_text(child))
-        if child.tail:
-            parts.append(child.tail)
+    # A stack of what is still to read: an element (its text, then its children) or a string (a tail).
+    stack: list[Any] = [el]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        if item.text:
+            parts.append(item.text)
+        for child in reversed(item):
+            if child.tail:
+                stack.append(child.tail)
+            if isinstance(child.tag, str) and child.tag not in _NON_CONTENT:
+                stack.append(child)
     return parts
 
 

@@ -12,7 +12,6 @@ embeds its definitions.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 from urllib.parse import urlsplit
 
@@ -39,6 +38,8 @@ from typing_extensions import TypeAliasType
 
 from meterlocal.errors import StrategyError
 from meterlocal.extract.coerce import SCALARS, coerce_number
+from meterlocal.extract.limits import quoted
+from meterlocal.extract.patterns import Pattern, PatternError, compile_re2
 from meterlocal.extract.refusals import Document, Expect, Loc, Place, first_refusal, refuse
 from meterlocal.extract.selectors import Query, compile_css, compile_xpath
 
@@ -64,9 +65,12 @@ __all__ = [
 _NOT_BLANK = StringConstraints(pattern=r"\S")
 
 
-def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """Compile a user's regular expression (a `regex` field, a `regex_match` filter). Raise `re.error`."""
-    return re.compile(pattern, flags)
+def compile_pattern(pattern: str, *, ignore_case: bool = False, capture: bool = True) -> Pattern:
+    """Compile a user's regular expression (a `regex` field, a `regex_match` filter) for RE2, in linear time.
+
+    Raise `PatternError` naming the pattern and what RE2 cannot run in it (see `patterns.py`).
+    """
+    return compile_re2(pattern, ignore_case=ignore_case, capture=capture)
 
 
 ItemKey = Annotated[
@@ -127,7 +131,7 @@ class CssField(Document):
     ] = Field(None, description="Nested records: field names mapped to selectors inside each match")
 
     _query: Query | None = PrivateAttr(None)
-    _regex: re.Pattern[str] | None = PrivateAttr(None)
+    _regex: Pattern | None = PrivateAttr(None)
 
     @property
     def query(self) -> Query | None:
@@ -135,7 +139,7 @@ class CssField(Document):
         return self._query
 
     @property
-    def pattern(self) -> re.Pattern[str] | None:
+    def pattern(self) -> Pattern | None:
         """The compiled `regex`."""
         return self._regex
 
@@ -150,10 +154,8 @@ class CssField(Document):
         if self.regex is not None:
             try:
                 self._regex = compile_pattern(self.regex)
-            except re.error as exc:
-                raise refuse(
-                    "{subject}: regex {pattern} is not valid: {error}", pattern=repr(self.regex), error=str(exc)
-                ) from exc
+            except PatternError as exc:
+                raise refuse("{subject}: {error}", error=str(exc)) from exc
         return self
 
     def compile_selector(self, path: str) -> None:
@@ -171,7 +173,14 @@ class CssField(Document):
             )
         self._query = query
         for name, nested in (self.fields or {}).items():
-            nested.compile_selector(f"{path}.{name}")
+            nested.compile_selector(_field_path(name, prefix=path + "."))
+
+
+def _field_path(name: str, *, prefix: str) -> str:
+    """The dotted path of field `name`; refuse a name holding NUL."""
+    if "\x00" in name:  # it would end the name early in C code and in most consumers of the results
+        raise StrategyError(f"field name {name!r} contains a NUL character", field=prefix + name)
+    return prefix + name
 
 
 CssFieldValue = Annotated[
@@ -219,7 +228,7 @@ class CssStrategyDocument(Document):
     def _compile(self) -> Self:
         self._container = _container_query(self.container)  # again, to keep it: one selector, once per document
         for name, field in self.fields.items():
-            field.compile_selector(name)
+            field.compile_selector(_field_path(name, prefix=""))
         if self.key is not None and self.key not in self.fields:
             raise StrategyError(
                 f"key {self.key!r} must name one of the fields: {', '.join(self.fields)}", field=self.key
@@ -347,6 +356,15 @@ class ApiStrategyDocument(Document):
 def _jmespath(expression: str, what: str, *, field: str, at: Loc = ()) -> None:
     try:
         jmespath.compile(expression)
+    except RecursionError:  # `!!!...!a`: jmespath's parser recurses once per operator
+        raise refuse(
+            "{what} {expression} nests too deeply to be compiled",
+            at=at,
+            what=what,
+            expression=quoted(expression),
+            field=field,
+            selector=expression,
+        ) from None
     except JMESPathError as exc:
         message = " ".join(str(exc).split())
         raise refuse(
@@ -471,11 +489,11 @@ class FilterCondition(Document):
         False, description="Compare strings with case (they ignore it by default)"
     )
 
-    _pattern: re.Pattern[str] | None = PrivateAttr(None)
+    _pattern: Pattern | None = PrivateAttr(None)
     _limit: float | None = PrivateAttr(None)
 
     @property
-    def pattern(self) -> re.Pattern[str] | None:
+    def pattern(self) -> Pattern | None:
         """The compiled `value` of a regex_match."""
         return self._pattern
 
@@ -502,12 +520,10 @@ class FilterCondition(Document):
         elif operator == "regex_match":
             if not isinstance(value, str):
                 raise refuse("{subject}: regex_match needs a regular expression string, not {input}", input=repr(value))
-            try:
-                self._pattern = compile_pattern(value, 0 if self.case_sensitive else re.IGNORECASE)
-            except re.error as exc:
-                raise refuse(
-                    "{subject}: regex {pattern} is not valid: {error}", pattern=repr(value), error=str(exc)
-                ) from exc
+            try:  # no groups: a filter only asks whether it matches, which RE2 answers faster without them
+                self._pattern = compile_pattern(value, ignore_case=not self.case_sensitive, capture=False)
+            except PatternError as exc:
+                raise refuse("{subject}: {error}", error=str(exc)) from exc
         return self
 
 

@@ -91,7 +91,7 @@ def _compile_condition(condition: FilterCondition) -> Test:
     if operator == "regex_match":
         pattern = condition.pattern
         assert pattern is not None  # the document compiled it
-        return lambda item: _any_element(_lookup(item, field), lambda v: pattern.search(_text(v)) is not None)
+        return lambda item: _any_element(_lookup(item, field), lambda v: pattern.found(_text(v)))
 
     expected = _text(value)
     folded = expected if case_sensitive else expected.casefold()

@@ -4,7 +4,7 @@ Value rules (the README's "Strategies" section is the user-facing copy of these)
 - a string field is a CSS selector; its value is the whitespace-normalised text of the first match;
 - `attr` reads an attribute of the first match that has it; link attributes become absolute URLs;
 - `::text` reads the element's own text nodes, `::attr(name)` an attribute (Scrapy's pseudo-elements);
-- `html` returns the first match's outer HTML; `regex` keeps group 1 (or the whole match);
+- `html` returns the first match's outer HTML; `regex` keeps group 1 (or the whole match), matched by RE2;
 - `all` returns every non-empty value as a list; `fields` makes nested records; `default` replaces null;
 - `column` reads inside the cell of the row under a table header (see `Page.cell`);
 - every item has every field, in document order.
@@ -22,6 +22,7 @@ from meterlocal.errors import ExtractionError
 from meterlocal.extract.base import CompiledStrategy, Extraction, Postprocess, empty_field_warnings
 from meterlocal.extract.document import Page, parse_html
 from meterlocal.extract.documents import CssField, CssStrategyDocument
+from meterlocal.extract.limits import Run
 from meterlocal.extract.records import (
     FieldSet,
     FieldSpec,
@@ -87,20 +88,29 @@ class HtmlStrategy(CompiledStrategy):
         url: str | None = None,
         charset: str | None = None,
         content_type: str | None = None,
+        deadline: float | None = None,
+        max_result_bytes: int | None = None,
     ) -> Extraction:
         _refuse_binary(document, content_type, url)
-        root = parse_html(document, charset=charset)
-        page = Page(root, url)
-        containers = self.containers(root)
-        record = self.fields.record
-        items = [record(c, page) for c in containers]
-        warnings = empty_field_warnings(items, self.field_names)
-        if self.container is not None and not containers:
-            warnings.append(
-                f"The container selector {self.container.source!r} matched nothing on the page, so there are no "
-                "items; check it against the page (its markup may have changed)"
-            )
-        return Extraction(self._finish(items, warnings), root=root, containers=containers, warnings=warnings)
+        warnings: list[str] = []
+        root = parse_html(document, charset=charset, warnings=warnings)
+        run = Run(deadline=deadline, max_result_bytes=max_result_bytes)
+        with run.active():
+            page = Page(root, url, run)
+            containers = self.containers(root)
+            record = self.fields.record
+            items = []
+            for container in containers:
+                run.check_time()
+                items.append(record(container, page))
+            warnings += empty_field_warnings(items, self.field_names)
+            if self.container is not None and not containers:
+                warnings.append(
+                    f"The container selector {self.container.source!r} matched nothing on the page, so there are "
+                    "no items; check it against the page (its markup may have changed)"
+                )
+            items = self._finish(items, warnings)
+        return Extraction(items, root=root, containers=containers, warnings=warnings)
 
     def containers(self, root: etree._Element) -> list[etree._Element]:
         """The elements that become items, in document order (the root alone when there is no container)."""

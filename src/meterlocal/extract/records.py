@@ -11,6 +11,9 @@ traceback through a record function shows its lines.
 With the C extension (`native.py`), the walk itself runs in C (`_native.RecordWalk`): it hands the generated
 function each field's matched elements, and the function reads their values. The Python walk stays for the
 pure-Python path; both give the same records.
+
+Every value a reader produces is charged to the page's run (`Page.run`, see `limits.Run`): a field matching
+250 nested elements around 2 MiB of text would otherwise build 500 MiB of values before anything could stop it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import copy
 import itertools
 import linecache
-import re
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +30,8 @@ from lxml import etree
 
 from meterlocal.extract import native
 from meterlocal.extract.document import LINK_ATTRIBUTES, Page, element_html, normalize_space, own_text
-from meterlocal.extract.selectors import CssQuery, Position, Query
+from meterlocal.extract.patterns import Pattern
+from meterlocal.extract.selectors import CssQuery, Position, Query, class_tokens
 
 __all__ = ["FieldSet", "FieldSpec", "Reader", "attribute_reader", "html_reader", "own_text_reader", "text_reader"]
 
@@ -43,7 +46,7 @@ class FieldSpec:
     path: str  # dotted name for messages: 'offers.price'
     query: Query | None
     many: bool
-    regex: re.Pattern[str] | None
+    regex: Pattern | None
     default: Any
     fields: FieldSet | None
     read: Reader  # the value of one matched element (text, attribute, own text or markup)
@@ -115,14 +118,11 @@ class FieldSpec:
         return raw if self.regex is None else _search(self.regex, raw)
 
 
-def _search(regex: re.Pattern[str], raw: Any) -> Any:
+def _search(regex: Pattern, raw: Any) -> Any:
     """Group 1 of the first match (the whole match when the pattern has no group), or None."""
     if raw is None:
         return None
-    match = regex.search(raw if isinstance(raw, str) else str(raw))
-    if match is None:
-        return None
-    return match.group(1) if regex.groups else match.group(0)
+    return regex.first(raw if isinstance(raw, str) else str(raw))
 
 
 def _scalar(node: Any, page: Page) -> Any:
@@ -130,7 +130,11 @@ def _scalar(node: Any, page: Page) -> Any:
     if isinstance(node, str):
         if getattr(node, "is_attribute", False):
             return _attribute(str(node), str(getattr(node, "attrname", "")), page)
-        return normalize_space(node) or None
+        text = normalize_space(node)
+        if not text:
+            return None
+        page.run.charge(len(text))
+        return text
     if isinstance(node, bool):
         return node
     if isinstance(node, float):
@@ -144,22 +148,33 @@ def _attribute(value: str | None, name: str, page: Page) -> str | None:
     value = " ".join(value.split())
     if not value:
         return None
+    page.run.charge(len(value))
     return page.link(value) if name in LINK_ATTRIBUTES else value
 
 
 def text_reader(el: etree._Element, page: Page) -> str | None:
     """Whitespace-normalised text of the element and its descendants (code left out), or None if empty."""
-    return page.text(el) or None
+    text = page.text(el)
+    if not text:
+        return None
+    page.run.charge(len(text))
+    return text
 
 
 def own_text_reader(el: etree._Element, page: Page) -> str | None:
     """Scrapy's `::text`: the element's own text nodes, or None if empty."""
-    return own_text(el) or None
+    text = own_text(el)
+    if not text:
+        return None
+    page.run.charge(len(text))
+    return text
 
 
 def html_reader(el: etree._Element, page: Page) -> str:
     """The element's outer HTML."""
-    return element_html(el)
+    markup = element_html(el)
+    page.run.charge(len(markup))
+    return markup
 
 
 def attribute_reader(name: str) -> Reader:
@@ -173,6 +188,7 @@ def attribute_reader(name: str) -> Reader:
         value = " ".join(value.split())
         if not value:
             return None
+        page.run.charge(len(value))
         return page.link(value) if is_link else value
 
     return read
@@ -196,7 +212,7 @@ class FieldSet:
 
 def _generate(fields: tuple[FieldSpec, ...]) -> tuple[str, Callable[[etree._Element, Page], dict[str, Any]]]:
     """Write the record function of `fields` as Python source, compile it, and return both."""
-    namespace: dict[str, Any] = {"Element": etree.Element}
+    namespace: dict[str, Any] = {"Element": etree.Element, "TOKENS": class_tokens}
     lines = ["def record(scope, page):"]
     walked = [i for i, f in enumerate(fields) if isinstance(f.query, CssQuery) and f.column is None]
     for i, f in enumerate(fields):
@@ -216,7 +232,9 @@ def _generate(fields: tuple[FieldSpec, ...]) -> tuple[str, Callable[[etree._Elem
     result = ", ".join(f"{f.name!r}: r{i}" for i, f in enumerate(fields))
     lines.append(f"    return {{{result}}}")
     source = "\n".join(lines) + "\n"
-    filename = f"<meterlocal record {next(_SERIAL)} of {', '.join(f.path for f in fields)}>"
+    # compile() refuses a NUL in the file name; the name is cut short as a 20 KB field list would make a useless one.
+    paths = ", ".join(f.path for f in fields).replace("\x00", "\\x00")[:500]
+    filename = f"<meterlocal record {next(_SERIAL)} of {paths}>"
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102
     record: Callable[[etree._Element, Page], dict[str, Any]] = namespace["record"]
     _register_source(filename, source, record)
@@ -263,23 +281,24 @@ def _walk(fields: tuple[FieldSpec, ...], walked: list[int], namespace: dict[str,
     if by_tag:
         lines.append("        tag = el.tag")
         keyword = "if"
+        counters = 0
         for tag, indices in sorted(by_tag.items()):
             lines.append(f"        {keyword} tag == {tag!r}:")
             keyword = "elif"
-            # Fields that ask for a fixed sibling position share one count of this element's position.
-            counted: dict[Position, str] = {}
+            # Fields that ask for a fixed sibling position of one kind share one count of this element's position,
+            # counted up to the largest position any of them asks for.
+            kinds: dict[tuple[bool, bool], list[Position]] = {}
             for i in indices:
                 position = _fixed_position(fields[i])
-                if position is not None and position not in counted:
-                    kind = (position.of_type, position.from_end)
-                    same = [p for p in counted if (p.of_type, p.from_end) == kind]
-                    if same:
-                        counted[position] = counted[same[0]]
-                        continue
-                    name = f"pos{len(set(counted.values()))}"
-                    namespace[f"P_{name}"] = position.of
-                    lines.append(f"            {name} = P_{name}(el)")
-                    counted[position] = name
+                if position is not None:
+                    kinds.setdefault((position.of_type, position.from_end), []).append(position)
+            counted: dict[Position, str] = {}
+            for (of_type, from_end), held in kinds.items():
+                name = f"pos{counters}"
+                counters += 1
+                namespace[f"P_{name}"] = Position(of_type, from_end, max(p.b for p in held)).of
+                lines.append(f"            {name} = P_{name}(el)")
+                counted.update(dict.fromkeys(held, name))
             for i in indices:
                 lines += _offer(fields[i], i, namespace, indent=12, positions=counted)
     for i in by_class:
@@ -321,13 +340,13 @@ def _native_walk(module: Any, fields: tuple[FieldSpec, ...], walked: list[int], 
             slots.append((query.native, "attribute" if f.attribute else "all", f.attribute))
     namespace["WALK"] = module.RecordWalk(slots).run
     namespace["TEXT"] = module.text
-    lines = ["    found = WALK(scope)"]
+    lines = ["    found = WALK(scope)", "    run = page.run"]
     for k, i in enumerate(walked):
         f = fields[i]
         namespace[f"F{i}"] = f
         # A plain text field calls the extension's text directly; every other value goes through its reader.
         if f.read is text_reader and f.element_value is text_reader:
-            value = "(TEXT({el}) or None)"
+            value = "(TEXT({el}, run) or None)"
         else:
             namespace[f"V{i}"] = f.element_value
             value = f"V{i}({{el}}, page)"
@@ -374,7 +393,7 @@ def _offer(
         if rightmost.only_classes or counted is not None:
             # A substring test in C first; the split (exact class tokens) only runs on a likely match.
             tests += [f"{name!r} in classes" for name in rightmost.classes]
-            tests += [f"{name!r} in classes.split()" for name in rightmost.classes]
+            tests += [f"{name!r} in TOKENS(classes)" for name in rightmost.classes]
             if counted is not None:
                 tests.insert(1 if not f.many else 0, f"{counted} == {rightmost.position.b}")  # type: ignore[union-attr]
         else:
@@ -389,7 +408,7 @@ def _offer(
                 tests.append(f"up.tag == {parent.tag!r}")
             if parent.classes:
                 tests.append('(up_classes := up.get("class") or "")')
-                tests += [f"{name!r} in up_classes.split()" for name in parent.classes]
+                tests += [f"{name!r} in TOKENS(up_classes)" for name in parent.classes]
         elif len(chain) > 1:
             namespace[f"M{i}"] = query.matches
             tests.append(f"M{i}(el, scope)")

@@ -7,10 +7,19 @@ C-level `iter(tag)` finds the candidates, so a field never rescans its container
 C extension (`native.py`) each compound also becomes a `_native.Compound` and the matching runs in C. Anything else
 (sibling combinators, namespaces, other pseudo-classes) is translated to XPath once by cssselect and compiled by
 lxml. Every path gives the same elements in the same order.
+
+Work is bounded for any selector: a chain of descendant combinators gives up at the first ancestor above which no
+placement can match (linear, not one try per combination of ancestors); sibling positions are counted once per
+document through the run's memo (`limits.memo()`); every `:has()` test is a checkpoint of the run's deadline.
+
+Where meterlocal departs from cssselect's translation on purpose (README, "Selectors: deviations"): class names
+and `~=` words are split on HTML's ASCII whitespace (form feed included, U+00A0 not), and `X ::text` /
+`X ::attr(name)` (a space before the pseudo-element) mean parsel's descendant-or-self text nodes / attributes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,16 +28,33 @@ import cssselect
 from cssselect import parser as css
 from lxml import etree
 
-from meterlocal.errors import StrategyError
+from meterlocal.errors import ExtractionError, StrategyError
 from meterlocal.extract import native
+from meterlocal.extract.limits import checkpoint, quoted
+from meterlocal.extract.limits import memo as run_memo
+from meterlocal.extract.xpaths import unknown_name
 
-__all__ = ["CssQuery", "Query", "XPathQuery", "compile_css", "compile_xpath"]
+__all__ = [
+    "MAX_SELECTOR_COMPOUNDS",
+    "MAX_SELECTOR_NESTING",
+    "CssQuery",
+    "Query",
+    "XPathQuery",
+    "class_tokens",
+    "compile_css",
+    "compile_xpath",
+    "sibling_position",
+]
 
 Element = etree._Element  # typed by types-lxml
 Predicate = Callable[[Element], bool]
 PseudoElement = Literal["text", "attr"] | None
 
 _TRANSLATOR = cssselect.HTMLTranslator()
+# `:is(` or `:has(` nested 3,000 deep overflowed cssselect's recursive parser; no real selector nests this far.
+MAX_SELECTOR_NESTING = 32
+# Compounds joined by combinators in one selector (`div div ... p`): matching recurses once per compound.
+MAX_SELECTOR_COMPOUNDS = 100
 # Evaluated once at compile time so an XPath that parses but cannot run (unknown function or variable) is refused
 # when the strategy is created, not when the first job runs.
 _PROBE_DOCUMENT = etree.fromstring("<html><head></head><body><div></div></body></html>", etree.HTMLParser())
@@ -58,8 +84,8 @@ class Position:
     b: int
 
     def of(self, el: Element) -> int:
-        """The element's 1-based position of this kind."""
-        return _position(el, of_type=self.of_type, from_end=self.from_end)
+        """The element's 1-based position of this kind (b + 1 for any position beyond b)."""
+        return sibling_position(el, of_type=self.of_type, from_end=self.from_end, cap=self.b)
 
 
 class Query:
@@ -139,7 +165,10 @@ class XPathQuery(Query):
         self.pseudo_attr = pseudo_attr
 
     def candidates(self, scope: Element) -> Iterable[Any]:
-        result = self._xpath(scope)
+        try:
+            result = self._xpath(scope)
+        except etree.Error as exc:  # XPathEvalError and kin: an expression this document cannot evaluate
+            raise ExtractionError(f"The XPath {self.source!r} failed on this document: {exc}") from exc
         if isinstance(result, list):
             return result
         return (result,)  # string(), count(), boolean(): one scalar value
@@ -155,53 +184,81 @@ def _matcher(chains: tuple[tuple[_Compound, ...], ...]) -> Callable[[Element, El
         return lambda el, scope: el.tag == tag and test(el)
     if len(chains) == 1:
         (chain,) = chains
-        return lambda el, scope: _match_chain(el, chain, 0, scope)
-    return lambda el, scope: any(_match_chain(el, chain, 0, scope) for chain in chains)
+        return lambda el, scope: _match_chain(el, chain, 0, scope) == _MATCH
+    return lambda el, scope: any(_match_chain(el, chain, 0, scope) == _MATCH for chain in chains)
 
 
-def _match_chain(el: Element, chain: Sequence[_Compound], i: int, scope: Element) -> bool:
-    """Match compound `i` of a right-to-left chain at `el`, staying inside `scope` (descendant-or-self)."""
+# Outcomes of `_match_chain` (the C extension's CHAIN_* values).
+_MATCH = 0
+_FAILS_HERE = 1  # this placement fails; a placement of an earlier compound further up may still match
+_FAILS_ABOVE = 2  # no placement at or above this element can match: stop trying further ancestors
+
+
+def _match_chain(el: Element, chain: Sequence[_Compound], i: int, scope: Element) -> int:
+    """Match compound `i` of a right-to-left chain at `el`, staying inside `scope` (descendant-or-self).
+
+    A descendant combinator tries the ancestors one by one, but stops at the first that answers `_FAILS_ABOVE`:
+    the compounds further left cannot be placed at or above it, so neither above any higher ancestor (the rule
+    browsers and soupsieve use). Without it, `p div div ... div` on nested divs tries every combination.
+    """
     compound = chain[i]
     if compound.tag is not None and el.tag != compound.tag:
-        return False
+        return _FAILS_HERE
     if not compound.test(el):
-        return False
+        return _FAILS_HERE
     if i + 1 == len(chain):
-        return True
+        return _MATCH
     if compound.combinator == ">":
         if el is scope:
-            return False
+            return _FAILS_ABOVE
         parent = el.getparent()
-        return parent is not None and _match_chain(parent, chain, i + 1, scope)
+        return _FAILS_ABOVE if parent is None else _match_chain(parent, chain, i + 1, scope)
     node: Element | None = el
     while node is not None and node is not scope:
         node = node.getparent()
         if node is None:
-            return False
-        if _match_chain(node, chain, i + 1, scope):
-            return True
-    return False
+            break
+        outcome = _match_chain(node, chain, i + 1, scope)
+        if outcome != _FAILS_HERE:
+            return outcome
+    return _FAILS_ABOVE
 
 
 class _UnsupportedError(Exception):
     """A selector part the Python matcher does not handle; the XPath path takes it."""
 
 
-def _attribute_test(name: str, operator: str, value: str | None) -> Predicate:
+_HTML_WHITESPACE = " \t\n\f\r"
+_split_on_html_whitespace = re.compile(r"[ \t\n\f\r]+").split
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def class_tokens(value: str) -> list[str]:
+    """The words of a class (or `~=`) value: split on HTML's ASCII whitespace only (U+00A0 does not separate)."""
+    # str.split() also splits on U+00A0, \x0b, \x1c-\x1f...; a printable ASCII value has only spaces to split on.
+    if value.isascii() and value.isprintable():
+        return value.split()
+    return [word for word in _split_on_html_whitespace(value) if word]
+
+
+def _attribute_test(name: str, operator: str, value: str | None, ignore_case: bool = False) -> Predicate:
+    """`[name op value]`; with the `i` flag, value and attribute compare ASCII-case-insensitively."""
     if operator == "exists":
         return lambda el: el.get(name) is not None
 
-    def make(check: Callable[[str], bool]) -> Predicate:
-        def test(el: Element) -> bool:
-            actual = el.get(name)
-            return actual is not None and check(actual)
+    def fold(text: str) -> str:
+        return text.translate(_ASCII_LOWER) if ignore_case else text
 
-        return test
+    def make(check: Callable[[str], bool]) -> Predicate:
+        if ignore_case:
+            return lambda el: (actual := el.get(name)) is not None and check(actual.translate(_ASCII_LOWER))
+        return lambda el: (actual := el.get(name)) is not None and check(actual)
 
     assert value is not None
+    value = fold(value)
     checks: dict[str, Callable[[str], bool]] = {
         "=": lambda a: a == value,
-        "~=": lambda a: value in a.split() if value and not any(c.isspace() for c in value) else False,
+        "~=": lambda a: value in class_tokens(a) if value and not any(c in _HTML_WHITESPACE for c in value) else False,
         "|=": lambda a: a == value or a.startswith(value + "-"),
         "^=": lambda a: bool(value) and a.startswith(value),
         "$=": lambda a: bool(value) and a.endswith(value),
@@ -212,7 +269,7 @@ def _attribute_test(name: str, operator: str, value: str | None) -> Predicate:
         raise _UnsupportedError(operator)
     if operator == "!=":
         # cssselect's extension: true also when the attribute is absent.
-        return lambda el: el.get(name) != value
+        return lambda el: (actual := el.get(name)) is None or fold(actual) != value
     return make(checks[operator])
 
 
@@ -226,10 +283,10 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
     positions: list[Position | None] = []  # one per structural pseudo-class; None when not a fixed position
     tag: str | None = None
     ids: list[str] = []
-    attributes: list[tuple[str, str, str | None]] = []
+    attributes: list[tuple[str, str, str | None, bool]] = []  # (name, operator, value, ignore case)
     series: list[tuple[int, int, bool, bool]] = []  # (a, b, of_type, from_end) per structural pseudo-class
     negations: list[_Compound] = []
-    relatives: list[tuple[_Compound, bool]] = []
+    relatives: list[list[tuple[_Compound, bool]]] = []  # per :has(), its arguments
     node = tree
     while True:
         if isinstance(node, css.Element):
@@ -251,8 +308,9 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
             if node.namespace is not None:
                 raise _UnsupportedError("namespace")
             value = None if node.value is None else str(node.value.value)
-            tests.append(_attribute_test(node.attrib.lower(), node.operator, value))
-            attributes.append((node.attrib.lower(), node.operator, value))
+            ignore_case = (getattr(node, "flag", None) or "").lower() == "i"  # `[type=text i]` (cssselect >= 1.3)
+            tests.append(_attribute_test(node.attrib.lower(), node.operator, value, ignore_case))
+            attributes.append((node.attrib.lower(), node.operator, value, ignore_case))
             node = node.selector
         elif isinstance(node, css.Negation):
             negated = _simple(node.subselector)
@@ -262,7 +320,7 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
         elif isinstance(node, css.Relation):
             has = _has_arguments(node.arguments)
             tests.append(_has_test(has))
-            relatives.extend(has)
+            relatives.append(has)
             node = node.selector
         elif isinstance(node, css.Function):
             tests.append(_nth_test(node.name, node.arguments))
@@ -285,7 +343,7 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
         test = lambda el: all(t(el) for t in tests)  # noqa: E731
     only_position = len(positions) == 1 and positions[0] is not None and len(tests) == len(classes) + 1
     module = native.module()
-    subordinates = [*negations, *(compound for compound, _ in relatives)]
+    subordinates = [*negations, *(compound for group in relatives for compound, _ in group)]
     native_compound = (
         module.Compound(
             tag,
@@ -294,7 +352,7 @@ def _compound(tree: Any, combinator: str | None) -> _Compound:
             tuple(attributes),
             tuple(series),
             tuple(n.native for n in negations),
-            tuple((c.native, children_only) for c, children_only in relatives),
+            tuple(tuple((c.native, children_only) for c, children_only in group) for group in relatives),
             combinator,
         )
         if module is not None
@@ -348,33 +406,66 @@ def _has_test(arguments: list[tuple[_Compound, bool]]) -> Predicate:
     return lambda el: any(check(el) for check in checks)
 
 
-def _position(el: Element, *, of_type: bool, from_end: bool) -> int:
-    """1-based position among the element's element siblings (of its own tag when `of_type`)."""
+# A fixed position up to this is counted on the spot (`td:nth-of-type(3)`); beyond it, through the run's memo.
+_COUNT_DIRECTLY = 32
+_NO_CAP = 2**62
+
+
+def sibling_position(el: Element, *, of_type: bool, from_end: bool, cap: int = _NO_CAP) -> int:
+    """1-based position among the element's element siblings (of its own tag when `of_type`), from the end too.
+
+    A position beyond `cap` may be given as cap + 1. Small caps are counted on the spot. Otherwise the run's
+    memo keeps, per parent (and tag), the last element asked about and its position: walks ask in document
+    order, so the next position is counted from the last one, and n siblings cost n steps instead of n * n / 2.
+    """
     kind: Any = el.tag if of_type else etree.Element  # a tag, or lxml's "any element" filter
-    return 1 + sum(1 for _ in el.itersiblings(kind, preceding=not from_end))
+    if cap <= _COUNT_DIRECTLY:
+        count = 1
+        for _ in el.itersiblings(kind, preceding=not from_end):
+            count += 1
+            if count > cap:
+                break
+        return count
+    memo = run_memo()
+    parent = el.getparent()
+    if memo is None or parent is None:
+        return 1 + sum(1 for _ in el.itersiblings(kind, preceding=not from_end))
+    key = (parent, el.tag if of_type else None)
+    entry = memo.get(key)
+    if entry is None:
+        entry = memo[key] = [None, 0, -1]  # the last element asked about, its position, the total
+    cursor = entry[0]
+    count = 1
+    for sibling in el.itersiblings(kind, preceding=True):
+        if sibling is cursor:
+            count += entry[1]
+            break
+        count += 1
+    entry[0], entry[1] = el, count
+    if not from_end:
+        return count
+    if entry[2] < 0:
+        entry[2] = count + sum(1 for _ in el.itersiblings(kind))
+    return int(entry[2]) - count + 1
 
 
 def _series_test(a: int, b: int, *, of_type: bool, from_end: bool) -> Predicate:
     """`:nth-*(an+b)`: the position is a*n + b for some n >= 0."""
-
-    if a == 0:  # a fixed position, the usual case (`td:nth-of-type(3)`): count siblings only up to it
+    if a <= 0:  # positions up to b only (`td:nth-of-type(3)`, `-n+3`): count siblings only up to b
         if b < 1:
             return lambda el: False
+        if a == 0:
+            return lambda el: sibling_position(el, of_type=of_type, from_end=from_end, cap=b) == b
 
-        def at(el: Element) -> bool:
-            before = 0
-            kind: Any = el.tag if of_type else etree.Element
-            for _ in el.itersiblings(kind, preceding=not from_end):
-                before += 1
-                if before >= b:
-                    return False
-            return before == b - 1
+        def upto(el: Element) -> bool:
+            offset = b - sibling_position(el, of_type=of_type, from_end=from_end, cap=b)
+            return offset >= 0 and offset % -a == 0
 
-        return at
+        return upto
 
     def test(el: Element) -> bool:
-        offset = _position(el, of_type=of_type, from_end=from_end) - b
-        return offset % a == 0 and offset // a >= 0
+        offset = sibling_position(el, of_type=of_type, from_end=from_end) - b
+        return offset >= 0 and offset % a == 0
 
     return test
 
@@ -447,16 +538,24 @@ def _structural_test(ident: str) -> Predicate:
 
 def _relative_test(tag: str | None, test: Predicate, *, children_only: bool) -> Predicate:
     wanted: tuple[Any, ...] = (tag,) if tag is not None else (etree.Element,)
-    if children_only:
-        return lambda el: any(test(c) for c in el.iterchildren(*wanted))
-    return lambda el: any(test(d) for d in el.iterdescendants(*wanted))
+
+    # Nested :has() multiplies the work by the page size at each level: every test is a deadline checkpoint.
+    def relative(el: Element) -> bool:
+        checkpoint()
+        found = el.iterchildren(*wanted) if children_only else el.iterdescendants(*wanted)
+        return any(test(node) for node in found)
+
+    return relative
 
 
 def _class_test(name: str) -> Predicate:
+    if not name or any(c in _HTML_WHITESPACE for c in name):
+        return lambda el: False  # never one of the words
+
     def test(el: Element) -> bool:
         classes = el.get("class")
         # The substring test runs in C and rejects almost every element before the split.
-        return classes is not None and name in classes and name in classes.split()
+        return classes is not None and name in classes and name in class_tokens(classes)
 
     return test
 
@@ -494,7 +593,7 @@ def _pseudo_element(selector: Any, source: str, field: str | None) -> tuple[Pseu
             return "attr", str(token.value)
     shown = pseudo if isinstance(pseudo, str) else f"{pseudo.name}(...)"
     raise StrategyError(
-        f"selector {source!r} uses pseudo-element '::{shown}'; only ::text and ::attr(name) are supported"
+        f"selector {quoted(source)} uses pseudo-element '::{shown}'; only ::text and ::attr(name) are supported"
         + _where(field),
         field=field,
         selector=source,
@@ -505,36 +604,142 @@ def _where(field: str | None) -> str:
     return f" (field {field!r})" if field else " (container)"
 
 
+def _nesting(source: str) -> int:
+    """How deep the parentheses of a selector nest, outside quoted strings and escapes."""
+    depth = deepest = 0
+    quote: str | None = None
+    escaped = False
+    for c in source:
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif quote is not None:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth -= 1
+    return deepest
+
+
+def _compounds(tree: Any) -> int:
+    """How many compounds a selector chains with combinators (`div > p a` has three)."""
+    count = 1
+    while isinstance(tree, css.CombinedSelector):
+        count += 1
+        tree = tree.selector
+    return count
+
+
+_SCOPE = object()  # `_subtree_part` of a bare `::text`: the text nodes of the scope itself
+
+
+def _bare_star(tree: Any) -> bool:
+    return isinstance(tree, css.Element) and tree.namespace is None and tree.element in (None, "*")
+
+
+def _subtree_part(selector: Any) -> Any | None:
+    """X's tree when `selector` is `X ::text` or `X ::attr(name)`; `_SCOPE` for a bare `::text` / `*::text`.
+
+    parsel reads a pseudo-element after a bare `*` and a descendant combinator as the text nodes (attributes) of X
+    and of all its descendants, X's own included, and a bare `::text` as every text node of the scope: one value
+    per text node, in document order, which no element-wise match expresses. These compile to XPath
+    (`X/descendant-or-self::text()`). A bare `*::attr(name)` already means parsel's, element by element.
+    """
+    tree = selector.parsed_tree
+    if selector.pseudo_element is None:
+        return None
+    if selector.pseudo_element == "text" and _bare_star(tree):
+        return _SCOPE
+    if isinstance(tree, css.CombinedSelector) and tree.combinator == " " and _bare_star(tree.subselector):
+        return tree.selector
+    return None
+
+
+def _text_node_xpath(selectors: Sequence[Any], pseudo: PseudoElement, attr: str | None) -> str:
+    """The XPath of a group with a pseudo-element, by parsel's rules: text nodes (or attributes), not elements."""
+    name = (attr or "").lower()
+    attribute = (
+        f"@{name}" if re.fullmatch(r"[A-Za-z_][\w.-]*", name) else f"@*[name() = {_TRANSLATOR.xpath_literal(name)}]"
+    )
+    paths = []
+    for sel in selectors:
+        left = _subtree_part(sel)
+        if left is _SCOPE:
+            paths.append("descendant-or-self::text()")
+            continue
+        tree = left if left is not None else sel.parsed_tree
+        path = _TRANSLATOR.selector_to_xpath(css.Selector(tree), prefix="descendant-or-self::")
+        if pseudo == "text":
+            paths.append(path + ("/descendant-or-self::text()" if left is not None else "/text()"))
+        else:
+            paths.append(path + (f"/descendant-or-self::*/{attribute}" if left is not None else f"/{attribute}"))
+    return " | ".join(paths)
+
+
 def compile_css(source: str, *, field: str | None = None) -> Query:
     """Compile a CSS selector group, or raise `StrategyError` naming the selector and the field."""
     if not isinstance(source, str) or not source.strip():
         raise StrategyError(f"CSS selector must be a non-empty string{_where(field)}", field=field, selector=source)
+    if _nesting(source) > MAX_SELECTOR_NESTING:
+        raise StrategyError(
+            f"selector {quoted(source)} nests parentheses (:is(), :has(), :not()) more than {MAX_SELECTOR_NESTING} "
+            f"deep{_where(field)}",
+            field=field,
+            selector=source,
+        )
+    try:
+        return _compile_css(source, field)
+    except RecursionError:  # a selector this deep is refused above; this is the backstop for what slips by
+        raise StrategyError(
+            f"selector {quoted(source)} nests too deeply to be compiled{_where(field)}", field=field, selector=source
+        ) from None
+
+
+def _compile_css(source: str, field: str | None) -> Query:
     try:
         selectors = cssselect.parse(source)
     except cssselect.SelectorError as exc:
         raise StrategyError(
-            f"selector {source!r} is not valid CSS: {exc}{_where(field)}", field=field, selector=source
+            f"selector {quoted(source)} is not valid CSS: {exc}{_where(field)}", field=field, selector=source
         ) from exc
+    if any(_compounds(sel.parsed_tree) > MAX_SELECTOR_COMPOUNDS for sel in selectors):
+        raise StrategyError(
+            f"selector {quoted(source)} chains more than {MAX_SELECTOR_COMPOUNDS} compounds with combinators"
+            f"{_where(field)}",
+            field=field,
+            selector=source,
+        )
     pseudos = {_pseudo_element(sel, source, field) for sel in selectors}
     if len(pseudos) > 1:
         raise StrategyError(
-            f"selector {source!r} mixes pseudo-elements across its comma-separated parts{_where(field)}",
+            f"selector {quoted(source)} mixes pseudo-elements across its comma-separated parts{_where(field)}",
             field=field,
             selector=source,
         )
     (pseudo, pseudo_attr) = pseudos.pop()
+    subtree = any(_subtree_part(sel) is not None for sel in selectors)
+    if not subtree:
+        try:
+            return CssQuery(source, [_chain(sel.parsed_tree) for sel in selectors], pseudo, pseudo_attr)
+        except _UnsupportedError:
+            pass
     try:
-        return CssQuery(source, [_chain(sel.parsed_tree) for sel in selectors], pseudo, pseudo_attr)
-    except _UnsupportedError:
-        pass
-    try:
-        xpath = " | ".join(
-            _TRANSLATOR.selector_to_xpath(sel, prefix="descendant-or-self::", translate_pseudo_elements=False)
-            for sel in selectors
-        )
-    except cssselect.SelectorError as exc:
+        if subtree:
+            xpath = _text_node_xpath(selectors, pseudo, pseudo_attr)
+        else:
+            xpath = " | ".join(
+                _TRANSLATOR.selector_to_xpath(sel, prefix="descendant-or-self::", translate_pseudo_elements=False)
+                for sel in selectors
+            )
+    except (cssselect.SelectorError, AssertionError) as exc:  # cssselect asserts on an empty :lang('')
+        reason = str(exc) or "one of its arguments is empty"
         raise StrategyError(
-            f"selector {source!r} cannot be used: {exc}{_where(field)}", field=field, selector=source
+            f"selector {quoted(source)} cannot be used: {reason}{_where(field)}", field=field, selector=source
         ) from exc
     return XPathQuery(source, _compile_xpath_expression(xpath, source, field), pseudo, pseudo_attr)
 
@@ -549,9 +754,21 @@ def compile_xpath(source: str, *, field: str | None = None) -> Query:
 def _compile_xpath_expression(expression: str, source: str, field: str | None) -> Any:
     try:
         compiled = etree.XPath(expression, smart_strings=True)
-        compiled(_PROBE_DOCUMENT)
-    except (etree.XPathSyntaxError, etree.XPathEvalError) as exc:
+    except etree.XPathError as exc:  # XPathSyntaxError, mostly
         raise StrategyError(
-            f"selector {source!r} is not valid XPath: {exc}{_where(field)}", field=field, selector=source
+            f"selector {quoted(source)} is not valid XPath: {exc}{_where(field)}", field=field, selector=source
+        ) from exc
+    # libxml2 resolves names only when a step reaches them (`//p[nosuch()]` runs fine on a page without <p>):
+    # names that cannot resolve on any page are found by reading the expression.
+    unknown = unknown_name(expression)
+    if unknown is not None:
+        raise StrategyError(
+            f"selector {quoted(source)} is not valid XPath: {unknown}{_where(field)}", field=field, selector=source
+        )
+    try:  # what reading cannot tell: the probe page evaluates the expression once
+        compiled(_PROBE_DOCUMENT)
+    except etree.XPathError as exc:
+        raise StrategyError(
+            f"selector {quoted(source)} is not valid XPath: {exc}{_where(field)}", field=field, selector=source
         ) from exc
     return compiled
