@@ -77,3 +77,23 @@ async def test_stop_cancels_a_round_in_progress_and_start_begins_again() -> None
     await asyncio.wait_for(entered.wait(), 5)
     await periodic.stop()
     assert rounds == 2
+
+
+async def test_an_immediate_series_runs_at_start_and_wake_runs_a_round_now() -> None:
+    ran = asyncio.Event()
+    rounds = 0
+
+    async def tick() -> None:
+        nonlocal rounds
+        rounds += 1
+        ran.set()
+
+    periodic = Periodic(tick, interval=3600, name="test", immediate=True)  # an hour: only start and wake run it
+    periodic.start()
+    await asyncio.wait_for(ran.wait(), 5)
+    assert rounds == 1
+    ran.clear()
+    periodic.wake()
+    await asyncio.wait_for(ran.wait(), 5)
+    await periodic.stop()
+    assert rounds == 2

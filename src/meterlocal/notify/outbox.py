@@ -14,7 +14,6 @@ applies whenever the manager has `block_private_addresses` on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -25,10 +24,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.resolver import DefaultResolver
 
-from meterlocal.errors import MeterlocalError
 from meterlocal.fetch.guard import GuardedResolver, PrivateAddressError, is_ip_literal, is_public_address
 from meterlocal.models import Clock, WebhookAttempt, WebhookDelivery, WebhookTestResult
 from meterlocal.notify.payloads import job_payload, render_body
+from meterlocal.periodic import Periodic
 from meterlocal.settings import Settings
 from meterlocal.store import Store
 from meterlocal.webhooks import SECRET_HEADER, SIGNATURE_HEADER, WebhookType, detect_webhook_type, sign
@@ -127,27 +126,25 @@ class WebhookOutbox:
         self._owner_id = owner_id
         self._clock = clock
         self._poster = poster or Poster(settings)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Periodic(
+            self._claim_round, interval=settings.schedule_poll_seconds, name="webhooks", immediate=True
+        )
         self._inflight: set[asyncio.Task[None]] = set()
         self._rng = random.Random()
 
     async def start(self) -> None:
         """Start looking for due deliveries in a task of the running loop."""
-        if self._task is None and self._background:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="meterlocal-webhooks")
+        if self._background:
+            self._rounds.start()
 
     def wake(self) -> None:
         """Look for due deliveries now (a job just finished)."""
-        self._wake.set()
+        self._rounds.wake()
 
     async def stop(self, timeout: float) -> None:
         """Stop claiming; give in-flight deliveries up to `timeout` seconds, then abandon them (their lease
         expires and another manager retries them)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await self._rounds.stop()
         if self._inflight:
             _, pending = await asyncio.wait(self._inflight, timeout=timeout)
             for task in pending:
@@ -162,17 +159,8 @@ class WebhookOutbox:
             await asyncio.gather(*tasks, return_exceptions=True)
         return len(tasks)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._claim_and_start()
-            except MeterlocalError:
-                logger.warning("could not read the webhook outbox", exc_info=True)
-            except Exception:
-                logger.exception("webhook outbox pass failed unexpectedly")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.schedule_poll_seconds)
-            self._wake.clear()
+    async def _claim_round(self) -> None:
+        await self._claim_and_start()
 
     async def _claim_and_start(self) -> list[asyncio.Task[None]]:
         room = self._settings.webhook_concurrency - len(self._inflight)

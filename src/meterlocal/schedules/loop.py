@@ -14,13 +14,13 @@ or run directly with `run_once()`), so a test that moves its clock forward sees 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from meterlocal.errors import MeterlocalError
 from meterlocal.models import Clock, Job, Schedule
+from meterlocal.periodic import Periodic
 from meterlocal.schedules.rules import next_due
 from meterlocal.store import FireOutcome, Store
 
@@ -52,26 +52,21 @@ class ScheduleLoop:
         self._submit = submit
         self._owner_id = owner_id
         self._clock = clock
-        self._poll = poll_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Periodic(self._pass, interval=poll_seconds, name="schedules", immediate=True)
         self._pass_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Start passes in a task of the running loop."""
-        if self._task is None and self._background:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="meterlocal-schedules")
+        if self._background:
+            self._rounds.start()
 
     def wake(self) -> None:
         """Look for due schedules now (a schedule was created or the clock moved)."""
-        self._wake.set()
+        self._rounds.wake()
 
     async def stop(self, timeout: float) -> None:
         """Stop the passes (a pass in progress too: a fire is one transaction, so it happened or it did not)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._rounds.stop()
 
     async def run_once(self) -> dict[str, FireOutcome]:
         """Fire every schedule due by the clock; return what happened to each (by schedule id)."""
@@ -109,17 +104,8 @@ class ScheduleLoop:
             )
         return outcome
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except MeterlocalError:
-                logger.warning("schedule pass failed", exc_info=True)
-            except Exception:
-                logger.exception("schedule pass failed unexpectedly")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            self._wake.clear()
+    async def _pass(self) -> None:
+        await self.run_once()
 
 
 def _following(schedule: Schedule, now: datetime) -> datetime:
