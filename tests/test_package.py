@@ -22,7 +22,7 @@ def test_every_public_class_and_function_of_the_core_modules_is_exported() -> No
     for module_name in ("meterlocal.errors", "meterlocal.models", "meterlocal.settings", "meterlocal.manager"):
         module = importlib.import_module(module_name)
         for name in module.__all__:
-            if name in {"Clock", "Timestamp", "format_timestamp", "utcnow", "DEFAULT_USER_AGENT"}:
+            if name in {"Clock", "DeliveryStatus", "Timestamp", "format_timestamp", "utcnow", "DEFAULT_USER_AGENT"}:
                 continue  # helpers for the package's own modules
             assert name in meterlocal.__all__, f"{module_name}.{name} is not exported"
 

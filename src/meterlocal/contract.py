@@ -28,6 +28,7 @@ from meterlocal.models import (
     BatchProgress,
     Changelog,
     Comparison,
+    DeliveryStatus,
     HistoryEntry,
     Job,
     JobStatus,
@@ -180,7 +181,7 @@ class ChangelogQuery(_Query):
 class DeliveriesQuery(PageQuery):
     """`GET /api/schedules/{schedule_id}/webhook-deliveries`: the outbox, newest first (a meterlocal addition)."""
 
-    status: Literal["pending", "delivered", "failed"] | None = Field(None, description="Only deliveries in this state")
+    status: DeliveryStatus | None = Field(None, description="Only deliveries in this state")
 
 
 # Request bodies ---------------------------------------------------------------------------------------------
@@ -450,6 +451,11 @@ class ErrorOut(TypedDict):
 class ScheduleOut(Schedule, _Out):
     """A schedule as Meter sends it: `schedule_id` and `id`, its timing, its webhook and its next run. The
     `webhook_secret` is shown when it is made (create, regenerate, a PATCH that changes it) and null in lists."""
+
+    @classmethod
+    def listed(cls, schedule: Schedule) -> Self:
+        """The schedule as lists and reads show it: without its webhook secret (Meter shows a secret once)."""
+        return cls.of(schedule.model_copy(update={"webhook_secret": None}))
 
 
 class ScheduleDeletedOut(_Out):

@@ -23,6 +23,7 @@ __all__ = [
     "ChangelogEntry",
     "Clock",
     "Comparison",
+    "DeliveryStatus",
     "HistoryEntry",
     "Job",
     "JobStatus",
@@ -421,6 +422,10 @@ class WebhookAttempt(_Record):
     duration_ms: float
 
 
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+"""Where a webhook delivery is: waiting for (another) attempt, delivered, or failed after its last attempt."""
+
+
 class WebhookDelivery(_Record):
     """A webhook in the outbox: a finished scheduled job to tell a receiver about."""
 
@@ -429,7 +434,7 @@ class WebhookDelivery(_Record):
     job_id: str
     webhook_url: str
     webhook_type: str
-    status: Literal["pending", "delivered", "failed"]
+    status: DeliveryStatus
     attempt_count: int
     next_attempt_at: Timestamp | None = None
     last_status_code: int | None = None

@@ -121,7 +121,7 @@ def list_(db: Path | None, as_json: bool) -> None:
     """Every schedule, newest first."""
     schedules = run_with_manager(db, lambda jm: jm.list_schedules(limit=1000))
     if as_json:
-        print_json([ScheduleOut.of(s.model_copy(update={"webhook_secret": None})) for s in schedules])
+        print_json([ScheduleOut.listed(s) for s in schedules])
     else:
         console().print(schedules_table(schedules))
 
@@ -138,7 +138,7 @@ def show(schedule_id: str, db: Path | None, as_json: bool) -> None:
 
     schedule, jobs = run_with_manager(db, work)
     if as_json:
-        print_json(ScheduleOut.of(schedule.model_copy(update={"webhook_secret": None})))
+        print_json(ScheduleOut.listed(schedule))
         return
     console().print(schedules_table([schedule]))
     console().print(jobs_table(jobs, title=f"latest {len(jobs)} runs"))
@@ -147,7 +147,7 @@ def show(schedule_id: str, db: Path | None, as_json: bool) -> None:
 def _set_enabled(schedule_id: str, db: Path | None, as_json: bool, *, enabled: bool) -> None:
     updated = run_with_manager(db, lambda jm: jm.update_schedule(schedule_id, enabled=enabled))
     if as_json:
-        print_json(ScheduleOut.of(updated.model_copy(update={"webhook_secret": None})))
+        print_json(ScheduleOut.listed(updated))
     else:
         click.echo(f"schedule {schedule_id} {'resumed' if enabled else 'paused'}")
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from meterlocal import arguments
 from meterlocal.errors import ValidationError
 from meterlocal.models import (
     Changelog,
     Clock,
+    DeliveryStatus,
     Job,
     Schedule,
     ScheduleChanges,
@@ -172,8 +173,8 @@ class MonitoringMethods:
         """Webhook deliveries newest first, each with every attempt (time, status code, error, duration)."""
         store = await self._ready()
         limit, offset = arguments.check_page(limit, offset)
-        if status is not None and status not in ("pending", "delivered", "failed"):
-            raise ValidationError(f"status must be pending, delivered or failed, not {status!r}")
+        if status is not None and status not in get_args(DeliveryStatus):
+            raise ValidationError(f"status must be one of {', '.join(get_args(DeliveryStatus))}, not {status!r}")
         return await store.list_deliveries(
             schedule_id=schedule_id, job_id=job_id, status=status, limit=limit, offset=offset
         )

@@ -23,7 +23,6 @@ from meterlocal.contract import (
     WebhookTestBody,
     WebhookTestOut,
 )
-from meterlocal.models import Schedule
 from meterlocal.schedules.timing import MIN_INTERVAL_SECONDS
 from meterlocal.server.routing import Call
 
@@ -41,10 +40,6 @@ __all__ = [
 ]
 
 
-def _listed(schedule: Schedule) -> ScheduleOut:
-    return ScheduleOut.of(schedule.model_copy(update={"webhook_secret": None}))
-
-
 async def create_schedule(call: Call[CreateScheduleBody, None]) -> ScheduleOut:
     fields = call.body.given()
     strategy_id = fields.pop("strategy_id")
@@ -55,11 +50,11 @@ async def create_schedule(call: Call[CreateScheduleBody, None]) -> ScheduleOut:
 async def list_schedules(call: Call[None, SchedulesQuery]) -> list[ScheduleOut]:
     query = call.query
     schedules = await call.manager.list_schedules(strategy_id=query.strategy_id, limit=query.limit, offset=query.offset)
-    return [_listed(schedule) for schedule in schedules]
+    return [ScheduleOut.listed(schedule) for schedule in schedules]
 
 
 async def get_schedule(call: Call[None, None]) -> ScheduleOut:
-    return _listed(await call.manager.get_schedule(call.path("schedule_id")))
+    return ScheduleOut.listed(await call.manager.get_schedule(call.path("schedule_id")))
 
 
 async def update_schedule(call: Call[UpdateScheduleBody, None]) -> ScheduleOut:
@@ -67,7 +62,7 @@ async def update_schedule(call: Call[UpdateScheduleBody, None]) -> ScheduleOut:
     schedule = await call.manager.update_schedule(
         call.path("schedule_id"), min_interval_seconds=MIN_INTERVAL_SECONDS, **changes
     )
-    return ScheduleOut.of(schedule) if "webhook_secret" in changes else _listed(schedule)
+    return ScheduleOut.of(schedule) if "webhook_secret" in changes else ScheduleOut.listed(schedule)
 
 
 async def delete_schedule(call: Call[None, None]) -> ScheduleDeletedOut:
