@@ -73,7 +73,7 @@ def new_schedule(
     allow_file_urls: bool = False,
 ) -> Schedule:
     """A checked, new `Schedule` whose first run is one interval (or the next cron time) after `now`."""
-    _exactly_one("url", url, "urls", urls, "one page", "a batch")
+    arguments.check_targets(url, urls, allow_file_urls=allow_file_urls)  # the rule create_job follows
     _exactly_one("interval_seconds", interval_seconds, "cron_expression", cron_expression, "seconds", "cron")
     record = Schedule(
         schedule_id=str(uuid.uuid4()),
