@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: demo test bench lint typecheck check schema clean
+.PHONY: demo test bench profile lint typecheck check schema clean
 
 # A stamp per extra: re-runs install (which also rebuilds the C extension) when the build inputs change.
 $(VENV)/.stamp-%: pyproject.toml setup.py src/meterlocal/extract/_native.pyx
@@ -21,6 +21,9 @@ test: $(VENV)/.stamp-test  ## the whole suite
 
 bench: $(VENV)/.stamp-bench  ## benchmarks against peers; writes benchmarks/results/*.md
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+profile: $(VENV)/.stamp-bench  ## flame graph of 2,080 whole jobs (every thread) -> benchmarks/results/profile-e2e.svg
+	$(VENV)/bin/py-spy record --rate 250 --output benchmarks/results/profile-e2e.svg -- $(PY) -m benchmarks.profile
 
 lint: $(VENV)/.stamp-test
 	$(PY) -m ruff check src tests benchmarks setup.py

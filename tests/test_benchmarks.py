@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks")
+SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "breakdown")
 
 
 @pytest.fixture(autouse=True)
@@ -243,3 +243,26 @@ def test_column_fields_take_the_fixture_strategy_values() -> None:
         assert [{k: i[k] for k in columns} for i in mine] == [{k: i[k] for k in columns} for i in fixture], page.name
         checked += 1
     assert checked >= 2
+
+
+def test_breakdown_accounts_for_every_part_of_a_job(quick_run: tuple[Path, str]) -> None:
+    data = _data(quick_run[0], "breakdown")
+    parts = data["ms_per_page"]
+    assert set(parts) == {"fetch", "parse", "extract", "hash", "signature", "store", "other"}
+    assert data["failed"] == 0 and data["completed"] == data["jobs"]
+    assert all(value >= 0 for value in parts.values()) and parts["parse"] > 0 and parts["store"] > 0
+    # The parts measured alone fit inside the whole job (what is left is "other").
+    assert sum(v for k, v in parts.items() if k != "other") <= data["whole_job_ms_per_page"] * 1.5
+
+
+def test_profile_runs_the_whole_job_it_profiles(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", "--jobs", "26"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "26 jobs completed, 0 failed" in done.stdout

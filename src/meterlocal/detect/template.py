@@ -20,12 +20,17 @@ spread over the page, each walked to at most `MAX_CONTAINER_ELEMENTS` elements.
 from __future__ import annotations
 
 import base64
+import functools
 import heapq
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 import xxhash
+from lxml import etree
+
+from meterlocal.extract.native import module as native_module
 
 __all__ = [
     "CONTEXT_DEPTH",
@@ -77,6 +82,8 @@ _MAX_JSON_DEPTH = 16
 _GENERATED_CLASS = re.compile(r"\d{3}|^.{33,}$")
 
 
+# Labels are a pure function of (tag, class attribute), and a site's pages share most pairs: kept across pages.
+@functools.lru_cache(maxsize=8192)
 def _label(tag: str, classes: str | None) -> str:
     if not classes:
         return tag
@@ -100,18 +107,58 @@ class _Labeller:
         return label
 
 
+def _shingle_hash(data: bytes) -> int:
+    """The 24-bit hash of one shingle's UTF-8 labels joined by NUL."""
+    return xxhash.xxh3_64_intdigest(data) >> (64 - _HASH_BITS)
+
+
+_walkers = threading.local()
+
+
+def _walker() -> Any | None:
+    """This thread's walker of the C extension (it learns a site's labels and shingles), or None on the Python
+    path."""
+    native = native_module()
+    if native is None:
+        return None
+    walker = getattr(_walkers, "walker", None)
+    if walker is None:
+        walker = _walkers.walker = native.TemplateWalker(_label, _shingle_hash, PATH_DEPTH, SIBLING_SAMPLE)
+    return walker
+
+
 def _walk(
+    top: Any,
+    start: tuple[str, ...],
+    labeller: _Labeller,
+    hashes: set[int],
+    limit: int,
+    skip: frozenset[Any] = frozenset(),
+    walker: Any | None = None,
+) -> int:
+    """Add the hashes of the path shingles of `top`'s descendants to `hashes`; return the elements visited.
+
+    Elements in `skip` (and their subtrees) are left out. Two shingles with one hash count once, here as in
+    the sketch. With a `walker` (`_walker(skip)`) the C extension does the same walk over libxml2's nodes,
+    without an element proxy or a tuple per element (the walk's main costs in Python): the same hashes.
+    """
+    if walker is not None and isinstance(top, etree._Element):
+        visited: int = walker.walk(top, start, hashes, limit, skip)
+        return visited
+    shingles: set[tuple[str, ...]] = set()
+    visited = _walk_python(top, start, labeller, shingles, limit, skip)
+    hashes.update(_hash("\x00".join(path)) for path in shingles)
+    return visited
+
+
+def _walk_python(
     top: Any,
     start: tuple[str, ...],
     labeller: _Labeller,
     shingles: set[tuple[str, ...]],
     limit: int,
-    skip: frozenset[Any] = frozenset(),
+    skip: frozenset[Any],
 ) -> int:
-    """Add the path shingles of `top`'s descendants to `shingles`; return how many elements were visited.
-
-    Elements in `skip` (and their subtrees) are left out.
-    """
     cache = labeller.cache
     stack = [(top, start)]
     visited = 0
@@ -171,7 +218,7 @@ def _hash(text: str) -> int:
 
 def _sketch(hashes: Iterable[int], size: int) -> tuple[int, str]:
     """The number of distinct shingle hashes, and the base64 bottom-k sketch of them."""
-    distinct = set(hashes)
+    distinct = hashes if isinstance(hashes, set) else set(hashes)
     bottom = heapq.nsmallest(size, distinct)
     packed = b"".join(value.to_bytes(_HASH_BYTES, "big") for value in bottom)
     return len(distinct), base64.b64encode(packed).decode("ascii")
@@ -216,9 +263,9 @@ def page_template(root: Any) -> PageTemplate | None:
     if _is_element(root):
         labeller = _Labeller()
         start = (labeller(root),)
-        shingles: set[tuple[str, ...]] = {start}
-        _walk(root, start, labeller, shingles, MAX_ELEMENTS)
-        count, sketch = _sketch((_hash("\x00".join(p)) for p in shingles), PAGE_SKETCH_SIZE)
+        hashes = {_hash("\x00".join(start))}
+        _walk(root, start, labeller, hashes, MAX_ELEMENTS, walker=_walker())
+        count, sketch = _sketch(hashes, PAGE_SKETCH_SIZE)
         return {"kind": "html", "shingles": count, "sketch": sketch}
     if isinstance(root, dict | list):
         count, sketch = _sketch((_hash(p) for p in _json_paths(root)), PAGE_SKETCH_SIZE)
@@ -274,16 +321,17 @@ def container_template(containers: Sequence[Any]) -> ContainerTemplate | None:
     if not elements:
         return None
     labeller = _Labeller()
-    shingles: set[tuple[str, ...]] = set()
+    hashes: set[int] = set()
     contexts: set[str] = set()
     picked = _spread(len(elements), MAX_CONTAINERS)
     # Broken markup can nest each item in the previous one; an item's structure stops at the next item.
     others = frozenset(elements)
+    walker = _walker()
     for index in picked:
         container = elements[index]
         start = (labeller(container),)
-        shingles.add(start)
-        _walk(container, start, labeller, shingles, MAX_CONTAINER_ELEMENTS, others)
+        hashes.add(_hash("\x00".join(start)))
+        _walk(container, start, labeller, hashes, MAX_CONTAINER_ELEMENTS, others, walker)
         ancestors: list[str] = []
         for ancestor in container.iterancestors():
             if len(ancestors) == CONTEXT_DEPTH:
@@ -291,7 +339,7 @@ def container_template(containers: Sequence[Any]) -> ContainerTemplate | None:
             ancestors.append(labeller(ancestor))
         contexts.add("\x00".join(ancestors))
     context_hashes = sorted(f"{_hash(c):06x}" for c in contexts)[:_MAX_CONTEXTS]
-    count, sketch = _sketch((_hash("\x00".join(p)) for p in shingles), ITEM_SKETCH_SIZE)
+    count, sketch = _sketch(hashes, ITEM_SKETCH_SIZE)
     return {"kind": "html", "sampled": len(picked), "context": context_hashes, "shingles": count, "sketch": sketch}
 
 

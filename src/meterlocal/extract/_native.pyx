@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""The extraction hot path in C: CSS matching, the record walk and element text, over libxml2's nodes.
+"""The extraction hot path in C: CSS matching, the record walk and element text, over libxml2's nodes; and the
+page-template walk of the structural signature (`TemplateWalker`, for `meterlocal.detect.template`).
 
 This module is optional. It compiles when meterlocal is installed (Cython, with lxml's public C API); without a
 compiler the pure-Python path in `selectors.py` / `records.py` / `document.py` does the same work more slowly.
@@ -38,13 +39,16 @@ from meterlocal.extract.limits import checkpoint as _checkpoint
 from meterlocal.extract.limits import memo as _memo
 from lxml.includes.tree cimport (
     XML_CDATA_SECTION_NODE,
+    XML_COMMENT_NODE,
     XML_ELEMENT_NODE,
+    XML_ENTITY_REF_NODE,
+    XML_PI_NODE,
     XML_TEXT_NODE,
     xmlAttr,
     xmlNode,
 )
 
-__all__ = ["MAX_FIELDS", "MODES", "Compound", "RecordWalk", "Selector", "text"]
+__all__ = ["MAX_FIELDS", "MODES", "Compound", "RecordWalk", "Selector", "TemplateWalker", "text"]
 
 cetree.import_lxml__etree()
 
@@ -721,3 +725,423 @@ def text(cetree._Element element not None, run=None):
         return result
     finally:
         PyMem_Free(buffer.data)
+
+
+# Page-template shingles (meterlocal.detect.template) -------------------------------------------------------
+cdef inline bint _is_child_node(xmlNode* node) noexcept nogil:
+    """Whether lxml counts `node` as a child (len(el), iteration): elements, comments, PIs, entity references."""
+    return (
+        node.type == XML_ELEMENT_NODE
+        or node.type == XML_COMMENT_NODE
+        or node.type == XML_PI_NODE
+        or node.type == XML_ENTITY_REF_NODE
+    )
+
+
+cdef Py_ssize_t _child_count(xmlNode* node) noexcept nogil:
+    cdef Py_ssize_t count = 0
+    cdef xmlNode* child = node.children
+    while child is not NULL:
+        if _is_child_node(child):
+            count += 1
+        child = child.next
+    return count
+
+
+cdef str _node_tag(xmlNode* node):
+    name = PyUnicode_DecodeUTF8(<const char*>node.name, strlen(<const char*>node.name), "strict")
+    if node.ns is NULL or node.ns.href is NULL:
+        return name
+    href = PyUnicode_DecodeUTF8(<const char*>node.ns.href, strlen(<const char*>node.ns.href), "strict")
+    return "{" + href + "}" + name
+
+
+cdef struct _LabelSlot:
+    char* name  # copies of the tag name, its namespace URI and the class attribute (NULL when there is none);
+    char* ns  # NULL name: an empty slot
+    char* classes
+    Py_ssize_t label  # index into the walk's labels, from 1
+
+
+cdef struct _LabelTable:
+    _LabelSlot* slots
+    Py_ssize_t capacity  # a power of two
+    Py_ssize_t used
+
+
+cdef inline size_t _fnv(size_t h, const unsigned char* p) noexcept nogil:
+    if p is not NULL:
+        while p[0]:
+            h = (h ^ p[0]) * 1099511628211ULL
+            p += 1
+    return h
+
+
+cdef inline size_t _label_key(const unsigned char* name, const unsigned char* ns, const char* classes) noexcept nogil:
+    cdef size_t h = _fnv(1469598103934665603ULL, name)
+    h = _fnv(h * 31 + (ns is not NULL), ns)
+    h = _fnv(h * 31 + (classes is not NULL), <const unsigned char*>classes)
+    return h ^ (h >> 29)
+
+
+cdef inline bint _same_text(const char* a, const char* b) noexcept nogil:
+    if a is NULL or b is NULL:
+        return a is NULL and b is NULL
+    return strcmp(a, b) == 0
+
+
+cdef inline bint _slot_is(
+    _LabelSlot* slot, const unsigned char* name, const unsigned char* ns, const char* classes
+) noexcept nogil:
+    return (
+        strcmp(slot.name, <const char*>name) == 0
+        and _same_text(slot.ns, <const char*>ns)
+        and _same_text(slot.classes, classes)
+    )
+
+
+cdef char* _copy(const unsigned char* text) except? NULL:
+    if text is NULL:
+        return NULL
+    cdef size_t size = strlen(<const char*>text) + 1
+    cdef char* copy = <char*>PyMem_Realloc(NULL, size)
+    if copy is NULL:
+        raise MemoryError()
+    memcpy(copy, text, size)
+    return copy
+
+
+cdef int _label_grow(_LabelTable* table) except -1:
+    cdef Py_ssize_t capacity = table.capacity * 2 if table.capacity else 256
+    cdef _LabelSlot* slots = <_LabelSlot*>PyMem_Realloc(NULL, capacity * sizeof(_LabelSlot))
+    cdef Py_ssize_t i
+    cdef size_t j
+    if slots is NULL:
+        raise MemoryError()
+    for i in range(capacity):
+        slots[i].name = NULL
+    for i in range(table.capacity):
+        if table.slots[i].name is not NULL:
+            j = _label_key(
+                <const unsigned char*>table.slots[i].name,
+                <const unsigned char*>table.slots[i].ns,
+                table.slots[i].classes,
+            ) & (capacity - 1)
+            while slots[j].name is not NULL:
+                j = (j + 1) & (capacity - 1)
+            slots[j] = table.slots[i]
+    PyMem_Free(table.slots)
+    table.slots = slots
+    table.capacity = capacity
+    return 0
+
+
+cdef void _label_free(_LabelTable* table) noexcept:
+    cdef Py_ssize_t i
+    for i in range(table.capacity):
+        if table.slots[i].name is not NULL:
+            PyMem_Free(table.slots[i].name)
+            PyMem_Free(table.slots[i].ns)
+            PyMem_Free(table.slots[i].classes)
+    PyMem_Free(table.slots)
+    table.slots = NULL
+    table.capacity = 0
+    table.used = 0
+
+
+cdef struct _ShingleSet:
+    unsigned long long* values  # 0 is empty: a packed path always has a label in its last place
+    Py_ssize_t capacity
+    Py_ssize_t used
+
+
+cdef inline size_t _mix(unsigned long long value) noexcept nogil:
+    value ^= value >> 33
+    value *= 0xff51afd7ed558ccdULL
+    value ^= value >> 33
+    return <size_t>value
+
+
+cdef int _shingle_add(_ShingleSet* table, unsigned long long value) except -1:
+    """Add a packed path; return 1 when it was new."""
+    cdef Py_ssize_t i
+    cdef size_t j
+    cdef unsigned long long* values
+    cdef Py_ssize_t capacity
+    if 2 * (table.used + 1) > table.capacity:
+        capacity = table.capacity * 2 if table.capacity else 1024
+        values = <unsigned long long*>PyMem_Realloc(NULL, capacity * sizeof(unsigned long long))
+        if values is NULL:
+            raise MemoryError()
+        for i in range(capacity):
+            values[i] = 0
+        for i in range(table.capacity):
+            if table.values[i]:
+                j = _mix(table.values[i]) & (capacity - 1)
+                while values[j]:
+                    j = (j + 1) & (capacity - 1)
+                values[j] = table.values[i]
+        PyMem_Free(table.values)
+        table.values = values
+        table.capacity = capacity
+    j = _mix(value) & (table.capacity - 1)
+    while table.values[j]:
+        if table.values[j] == value:
+            return 0
+        j = (j + 1) & (table.capacity - 1)
+    table.values[j] = value
+    table.used += 1
+    return 1
+
+
+cdef inline bint _has_child_node(xmlNode* node) noexcept nogil:
+    cdef xmlNode* child = node.children
+    while child is not NULL:
+        if _is_child_node(child):
+            return True
+        child = child.next
+    return False
+
+
+cdef class TemplateWalker:
+    """`detect.template._walk` over libxml2's nodes, hashing each distinct shingle: no Python object per element.
+
+    `walk(top, start, hashes, limit, skip)` adds to `hashes` `hasher(shingle)` for the path shingle of every
+    element below `top` that the walk enters (the UTF-8 labels of the element and of its `path_depth` nearest
+    ancestors joined by NUL, `start` being `top`'s path), entering at most `sibling_sample` children of one label
+    per crowded parent and stopping after `limit` elements, and returns how many were visited. `make_label(tag,
+    classes)` labels an element. Elements in `skip` (lxml elements) and their subtrees are left out.
+
+    A walker keeps what it learnt for the next walks, of this page or the next (a site's pages share most
+    labels and shingles): its labels, numbered from 1 as they are met, by tag and class attribute, and the hash of
+    every path met, a path being packed into 64 bits (16 bits a label, 0 for none). So a walk allocates nothing
+    per element, and a shingle is joined and hashed once. It forgets all of it past `MAX_LABELS` labels or
+    `MAX_PATHS` paths. Not thread-safe: one walker per thread.
+    """
+
+    MAX_LABELS = 0xFFFF
+    MAX_PATHS = 1 << 16
+
+    cdef object make_label
+    cdef object hasher
+    cdef Py_ssize_t path_depth
+    cdef Py_ssize_t sibling_sample
+    cdef unsigned long long keep
+    cdef list labels  # label strings by number; 0 is no label
+    cdef list encoded  # the same, UTF-8
+    cdef dict numbers  # label string -> number, so one label met through two spellings has one number
+    cdef dict hashed  # packed path -> its hash, for every path met so far
+    cdef _LabelTable table
+    cdef _ShingleSet met  # packed paths of the current walk
+    cdef Py_ssize_t* stamps  # per label: the serial of the crowded parent whose children it last counted
+    cdef Py_ssize_t* counts
+    cdef Py_ssize_t counted  # labels the two arrays above have room for
+    cdef Py_ssize_t serial
+
+    def __cinit__(self, make_label, hasher, Py_ssize_t path_depth, Py_ssize_t sibling_sample):
+        if not 0 <= path_depth <= 3:
+            raise ValueError(f"path_depth must be 0-3 to pack a path in 64 bits, not {path_depth}")
+        self.make_label = make_label
+        self.hasher = hasher
+        self.path_depth = path_depth
+        self.sibling_sample = sibling_sample
+        self.keep = (1ULL << (16 * path_depth)) - 1
+        self.table.slots = NULL
+        self.table.capacity = 0
+        self.table.used = 0
+        self.met.values = NULL
+        self.met.capacity = 0
+        self.met.used = 0
+        self.stamps = NULL
+        self.counts = NULL
+        self.counted = 0
+        self.serial = 0
+        self._forget()
+
+    def __dealloc__(self):
+        _label_free(&self.table)
+        PyMem_Free(self.met.values)
+        PyMem_Free(self.stamps)
+        PyMem_Free(self.counts)
+
+    cdef int _forget(self) except -1:
+        _label_free(&self.table)
+        _label_grow(&self.table)
+        self.labels = [None]
+        self.encoded = [None]
+        self.numbers = {}
+        self.hashed = {}
+        return 0
+
+    @property
+    def sizes(self):
+        """(labels, paths) the walker knows."""
+        return len(self.labels) - 1, len(self.hashed)
+
+    cdef Py_ssize_t _number(self, str text) except -1:
+        cdef Py_ssize_t label = self.numbers.get(text, 0)
+        if not label:
+            if len(self.labels) > self.MAX_LABELS:
+                raise OverflowError("too many labels")  # walk() forgets and starts again
+            self.labels.append(text)
+            self.encoded.append(text.encode("utf-8", "surrogatepass"))
+            label = self.numbers[text] = len(self.labels) - 1
+        return label
+
+    cdef Py_ssize_t _label_of(self, xmlNode* node) except -1:
+        cdef xmlAttr* attr = _attribute(node, "class")
+        cdef const char* classes = NULL
+        cdef const unsigned char* ns = node.ns.href if node.ns is not NULL else NULL
+        cdef bytes joined
+        cdef size_t j
+        cdef _LabelSlot* slot
+        if attr is not NULL:
+            classes = _simple_value(attr)
+            if classes is NULL:  # a value held in several nodes: join them
+                joined = _value(attr)
+                classes = joined
+        j = _label_key(node.name, ns, classes) & (self.table.capacity - 1)
+        while self.table.slots[j].name is not NULL:
+            if _slot_is(&self.table.slots[j], node.name, ns, classes):
+                return self.table.slots[j].label
+            j = (j + 1) & (self.table.capacity - 1)
+        tag = _node_tag(node)
+        label = self._number(tag if attr is NULL else self.make_label(tag, (<bytes>classes).decode("utf-8")))
+        slot = &self.table.slots[j]
+        slot.name = _copy(node.name)
+        slot.ns = _copy(ns)
+        slot.classes = _copy(<const unsigned char*>classes)
+        slot.label = label
+        self.table.used += 1
+        if 2 * self.table.used > self.table.capacity:
+            _label_grow(&self.table)
+        return label
+
+    cdef bint _sampled_out(self, Py_ssize_t label) except -1:
+        """Whether a child with this label is one too many of the current crowded parent; counts it if not."""
+        cdef Py_ssize_t i
+        cdef Py_ssize_t grown
+        cdef Py_ssize_t* stamps
+        cdef Py_ssize_t* counts
+        if label >= self.counted:
+            grown = max(2 * self.counted, label + 64)
+            stamps = <Py_ssize_t*>PyMem_Realloc(self.stamps, grown * sizeof(Py_ssize_t))
+            if stamps is NULL:
+                raise MemoryError()
+            self.stamps = stamps
+            counts = <Py_ssize_t*>PyMem_Realloc(self.counts, grown * sizeof(Py_ssize_t))
+            if counts is NULL:
+                raise MemoryError()
+            self.counts = counts
+            for i in range(self.counted, grown):
+                self.stamps[i] = 0
+            self.counted = grown
+        if self.stamps[label] != self.serial:
+            self.stamps[label] = self.serial
+            self.counts[label] = 0
+        if self.counts[label] >= self.sibling_sample:
+            return True
+        self.counts[label] += 1
+        return False
+
+    def walk(self, cetree._Element top not None, tuple start, set hashes, Py_ssize_t limit, skip=None):
+        if len(self.labels) > self.MAX_LABELS // 2 or len(self.hashed) > self.MAX_PATHS:
+            self._forget()
+        try:
+            return self._walk(top, start, hashes, limit, skip)
+        except OverflowError:  # one page with more labels than a path can pack: start again from nothing
+            self._forget()
+            return self._walk(top, start, hashes, limit, skip)
+
+    cdef Py_ssize_t _walk(self, cetree._Element top, tuple start, set hashes, Py_ssize_t limit, skip) except -1:
+        cdef xmlNode* node
+        cdef xmlNode* child
+        cdef Py_ssize_t visited = 0
+        cdef Py_ssize_t depth = 0
+        cdef Py_ssize_t capacity = 64
+        cdef Py_ssize_t label
+        cdef Py_ssize_t i
+        cdef bint crowded
+        cdef set skipped = set()
+        cdef bint skipping
+        cdef unsigned long long base
+        cdef unsigned long long path = 0
+        cdef xmlNode** stack = NULL
+        cdef xmlNode** grown_stack
+        cdef unsigned long long* paths = NULL
+        cdef unsigned long long* grown_paths
+        if skip:
+            for element in skip:
+                if isinstance(element, cetree._Element):
+                    skipped.add(<size_t>(<cetree._Element>element)._c_node)
+        skipping = len(skipped) > 0
+        for text in start[-(self.path_depth + 1):]:
+            path = (path << 16) | <unsigned long long>self._number(text)
+        self.met.used = 0
+        for i in range(self.met.capacity):
+            self.met.values[i] = 0
+        try:
+            stack = <xmlNode**>PyMem_Realloc(NULL, capacity * sizeof(xmlNode*))
+            paths = <unsigned long long*>PyMem_Realloc(NULL, capacity * sizeof(unsigned long long))
+            if stack is NULL or paths is NULL:
+                raise MemoryError()
+            stack[0] = top._c_node
+            paths[0] = path
+            depth = 1
+            while depth and visited < limit:
+                depth -= 1
+                node = stack[depth]
+                base = (paths[depth] & self.keep) << 16
+                crowded = _child_count(node) > self.sibling_sample
+                if crowded:
+                    self.serial += 1
+                child = node.children
+                while child is not NULL:
+                    if child.type != XML_ELEMENT_NODE or (skipping and (<size_t>child) in skipped):
+                        child = child.next
+                        continue
+                    label = self._label_of(child)
+                    if crowded and self._sampled_out(label):
+                        child = child.next
+                        continue
+                    path = base | <unsigned long long>label
+                    _shingle_add(&self.met, path)
+                    visited += 1
+                    _let_others_run()
+                    if visited >= limit:
+                        break
+                    if _has_child_node(child):
+                        if depth == capacity:
+                            capacity *= 2
+                            grown_stack = <xmlNode**>PyMem_Realloc(stack, capacity * sizeof(xmlNode*))
+                            if grown_stack is NULL:
+                                raise MemoryError()
+                            stack = grown_stack
+                            grown_paths = <unsigned long long*>PyMem_Realloc(
+                                paths, capacity * sizeof(unsigned long long)
+                            )
+                            if grown_paths is NULL:
+                                raise MemoryError()
+                            paths = grown_paths
+                        stack[depth] = child
+                        paths[depth] = path
+                        depth += 1
+                    child = child.next
+            hashed = self.hashed
+            encoded = self.encoded
+            for i in range(self.met.capacity):
+                path = self.met.values[i]
+                if path:
+                    value = hashed.get(path)
+                    if value is None:
+                        parts = []
+                        while path:
+                            parts.append(encoded[path & 0xFFFF])
+                            path >>= 16
+                        parts.reverse()
+                        value = hashed[self.met.values[i]] = self.hasher(b"\x00".join(parts))
+                    hashes.add(value)
+            return visited
+        finally:
+            PyMem_Free(stack)
+            PyMem_Free(paths)
