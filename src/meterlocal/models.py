@@ -199,6 +199,14 @@ class Job(_Shown):
         rows = html_rows(self.results) if self.results else ""
         return f"<div>{summary}{html_list(f'warning: {w}' for w in self.warnings)}{rows}</div>"
 
+    def to_dataframe(self) -> Any:
+        """The results as a `pandas.DataFrame`, nested records flattened into `a.b` columns (as
+        `pandas.json_normalize` does). Needs pandas (`pip install 'meterlocal[pandas]'`); raises `JobStateError`
+        when the job has no results."""
+        from meterlocal.tabular import to_dataframe  # tabular reads these models: imported when used
+
+        return to_dataframe(self)
+
 
 class Batch(_Shown):
     """The jobs made by one `create_job(urls=[...])` call."""

@@ -22,6 +22,7 @@ from meterlocal.errors import MeterlocalError, NotFoundError, StrategyNotFoundEr
 from meterlocal.manager import JobManager
 from meterlocal.models import Strategy
 from meterlocal.settings import Settings
+from meterlocal.store import IdKind
 
 __all__ = [
     "DEFAULT_DB",
@@ -31,6 +32,7 @@ __all__ = [
     "database",
     "db_option",
     "json_option",
+    "resolve_id",
     "resolve_strategy",
     "run_async",
     "run_with_manager",
@@ -133,10 +135,15 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         raise CommandFailed(str(exc)) from exc
 
 
+async def resolve_id(jm: JobManager, kind: IdKind, ref: str) -> str:
+    """The full id `ref` names: itself, or the one id that starts with it (git-like short ids)."""
+    return await jm.resolve_id(kind, ref)
+
+
 async def resolve_strategy(jm: JobManager, ref: str) -> Strategy:
-    """A strategy by id, or else by its exact name (which must be unique)."""
+    """A strategy by id or id prefix, or else by its exact name (which must be unique)."""
     try:
-        return await jm.get_strategy(ref)
+        return await jm.get_strategy(await jm.resolve_id("strategy", ref))
     except StrategyNotFoundError:
         pass
     named: list[Strategy] = []

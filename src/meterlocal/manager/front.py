@@ -30,12 +30,15 @@ from meterlocal import arguments, generation
 from meterlocal.arguments import UNSET, Unset
 from meterlocal.detect import compare
 from meterlocal.errors import (
+    AmbiguousIdError,
     BatchNotFoundError,
     BatchTimeoutError,
     EventLoopError,
     JobNotFoundError,
     JobStateError,
     JobTimeoutError,
+    NotFoundError,
+    ScheduleNotFoundError,
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
@@ -61,7 +64,8 @@ from meterlocal.runner import JobRunner
 from meterlocal.schedules.loop import ScheduleLoop
 from meterlocal.schedules.service import ScheduleService
 from meterlocal.settings import Settings
-from meterlocal.store import SQLiteStore, Store
+from meterlocal.store import IdKind, SQLiteStore, Store
+from meterlocal.tabular import ExportWriter
 
 __all__ = ["JobManager"]
 
@@ -78,6 +82,15 @@ class StrategyFields(TypedDict, total=False):
 
 
 DEFAULT_JOB_LIST_LIMIT = 20
+MIN_ID_PREFIX = 4
+"""The shortest id prefix `resolve_id` accepts (git's too): shorter ones match too much to mean anything."""
+_AMBIGUOUS_SHOWN = 6
+_NOT_FOUND: dict[IdKind, Callable[[str], NotFoundError]] = {
+    "strategy": StrategyNotFoundError,
+    "job": JobNotFoundError,
+    "batch": BatchNotFoundError,
+    "schedule": ScheduleNotFoundError,
+}
 
 logger = logging.getLogger(__name__)
 
@@ -611,6 +624,21 @@ class JobManager(MonitoringMethods):
             for wait in waits:
                 wait.cancel()
 
+    async def resolve_id(self, kind: IdKind, ref: str) -> str:
+        """The full id of the `kind` ("strategy", "job", "batch" or "schedule") whose id is `ref` or starts with
+        it, as git takes short hashes (at least `MIN_ID_PREFIX` characters). Raise that kind's `NotFoundError`
+        when none matches, `AmbiguousIdError` (listing them) when several do."""
+        store = await self._ready()
+        ref = arguments.check_id(ref, f"{kind}_id")
+        matches = await store.ids_starting_with(kind, ref, limit=_AMBIGUOUS_SHOWN)
+        if ref in matches:
+            return ref
+        if len(ref) >= MIN_ID_PREFIX and len(matches) == 1:
+            return matches[0]
+        if len(ref) >= MIN_ID_PREFIX and matches:
+            raise AmbiguousIdError(kind, ref, matches)
+        raise _NOT_FOUND[kind](ref)
+
     async def _batch_jobs(self, batch_id: str) -> list[Job]:
         """Every job of the batch, in creation order."""
         jobs = await self.list_jobs(batch_id=batch_id)
@@ -660,6 +688,45 @@ class JobManager(MonitoringMethods):
         job of the same strategy and URL."""
         await self.get_strategy(strategy_id)
         return await self._store.history(strategy_id, limit=arguments.check_count(limit, "limit"))
+
+    # Export -------------------------------------------------------------------------------------------------
+    async def export(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        strategy_id: str | None = None,
+        job_ids: Sequence[str] | None = None,
+        format: str | None = None,
+    ) -> int:
+        """Write results to `path` as `meterlocal.export` does (format from the file name), reading the store one
+        job at a time, so a long history never sits in memory; return the number of rows. `strategy_id`: every
+        completed job of the strategy, oldest first, each row with its `job_id` and `job_url`; `job_ids`: those
+        jobs in that order (one job: just its items; it must be completed)."""
+        await self._ready()
+        if (strategy_id is None) == (job_ids is None):
+            raise ValidationError(
+                "pass strategy_id= (a strategy's history) or job_ids= (some jobs), not both or neither"
+            )
+        if strategy_id is not None:
+            history = await self.get_strategy_history(strategy_id)
+            ids = [e.job_id for e in reversed(history) if e.status is JobStatus.COMPLETED]
+        else:
+            if isinstance(job_ids, str) or not isinstance(job_ids, Sequence):
+                raise ValidationError(f"job_ids must be a list of job ids, not {type(job_ids).__name__}")
+            ids = [arguments.check_id(i, "job_ids") for i in job_ids]
+        loop = asyncio.get_running_loop()
+        run = functools.partial(loop.run_in_executor, self._pool)
+        writer = await run(
+            functools.partial(ExportWriter, path, format, several=strategy_id is not None or len(ids) != 1)
+        )
+        try:
+            for job_id in ids:
+                await run(writer.write, await self.get_job(job_id))
+        except BaseException:
+            writer.abort()
+            raise
+        await run(writer.close)
+        return writer.rows
 
 
 def _fetcher_opener(
