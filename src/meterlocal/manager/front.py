@@ -36,7 +36,6 @@ from meterlocal.errors import (
     EventLoopError,
     JobNotFoundError,
     JobStateError,
-    JobTimeoutError,
     NotFoundError,
     ScheduleNotFoundError,
     StrategyNotFoundError,
@@ -60,6 +59,7 @@ from meterlocal.models import (
     utcnow,
 )
 from meterlocal.notify import Listeners, WebhookOutbox
+from meterlocal.progress import open_bar
 from meterlocal.runner import JobRunner
 from meterlocal.schedules.loop import ScheduleLoop
 from meterlocal.schedules.service import ScheduleService
@@ -586,31 +586,38 @@ class JobManager(MonitoringMethods):
         await self._ready()
         return await self._runner.wait(arguments.check_id(job_id, "job_id"), arguments.check_timeout(timeout))
 
-    async def wait_for_batch(self, batch_id: str, timeout: float | None = None) -> list[Job]:
+    async def wait_for_batch(self, batch_id: str, timeout: float | None = None, progress: bool = False) -> list[Job]:
         """Return the batch's jobs in creation order (the order of its `urls`) once all are `completed` or
-        `failed`. Raise `BatchTimeoutError` after `timeout` seconds; the jobs keep running."""
+        `failed`. Raise `BatchTimeoutError` after `timeout` seconds; the jobs keep running. `progress=True` draws
+        a bar as jobs finish: tqdm (a widget in Jupyter with ipywidgets), else rich; `meterlocal[notebook]`."""
         timeout = arguments.check_timeout(timeout)
         jobs = await self._batch_jobs(batch_id)
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        done: list[Job] = []
-        for job in jobs:
-            left = None if deadline is None else max(0.0, deadline - loop.time())
-            try:
-                done.append(job if job.status.is_final else await self.wait_for_job(job.job_id, timeout=left))
-            except JobTimeoutError:
-                unfinished = sum(1 for j in await self._batch_jobs(batch_id) if not j.status.is_final)
-                raise BatchTimeoutError(batch_id, timeout or 0.0, unfinished, len(jobs)) from None
-        return done
+        finished = {j.job_id: j for j in jobs if j.status.is_final}
+        bar = open_bar(len(jobs), done=len(finished), description=f"batch {batch_id[:8]}") if progress else None
+        try:
+            if len(finished) < len(jobs):
+                async for job in self._finishing(batch_id, jobs, timeout):
+                    finished[job.job_id] = job
+                    if bar is not None:
+                        bar.advance(job.status is JobStatus.COMPLETED)
+        finally:
+            if bar is not None:
+                bar.close()
+        return [finished[j.job_id] for j in jobs]
 
     async def iter_batch(self, batch_id: str, timeout: float | None = None) -> AsyncIterator[Job]:
         """Yield the batch's jobs as they finish (those already finished first, in creation order). Raise
         `BatchTimeoutError` after `timeout` seconds; the jobs keep running."""
         jobs = await self._batch_jobs(batch_id)
-        arguments.check_timeout(timeout)
+        timeout = arguments.check_timeout(timeout)
         for job in jobs:
             if job.status.is_final:
                 yield job
+        async for job in self._finishing(batch_id, jobs, timeout):
+            yield job
+
+    async def _finishing(self, batch_id: str, jobs: list[Job], timeout: float | None) -> AsyncIterator[Job]:
+        """The unfinished ones of `jobs` as they finish; `BatchTimeoutError` after `timeout` seconds."""
         waits = [asyncio.ensure_future(self.wait_for_job(j.job_id)) for j in jobs if not j.status.is_final]
         try:
             for finished in asyncio.as_completed(waits, timeout=timeout):
