@@ -52,7 +52,7 @@ from meterlocal.models import (
     BatchProgress,
     Clock,
     Comparison,
-    HistoryEntry,
+    History,
     Job,
     JobStatus,
     Strategy,
@@ -690,11 +690,11 @@ class JobManager(MonitoringMethods):
             ),
         )
 
-    async def get_strategy_history(self, strategy_id: str, limit: int | None = None) -> list[HistoryEntry]:
+    async def get_strategy_history(self, strategy_id: str, limit: int | None = None) -> History:
         """The strategy's jobs, newest first; `has_changes` compares each completed job with the previous completed
         job of the same strategy and URL."""
         await self.get_strategy(strategy_id)
-        return await self._store.history(strategy_id, limit=arguments.check_count(limit, "limit"))
+        return History(await self._store.history(strategy_id, limit=arguments.check_count(limit, "limit")))
 
     # Export -------------------------------------------------------------------------------------------------
     async def export(
