@@ -28,6 +28,7 @@ from meterlocal.cli.root import (
     UsageFailure,
     cli,
     db_option,
+    fetch_options,
     json_option,
     resolve_id,
     resolve_strategy,
@@ -36,7 +37,7 @@ from meterlocal.cli.root import (
 from meterlocal.contract import MAX_OFFSET, BatchProgressOut, ComparisonOut, HistoryEntryOut, JobOut
 from meterlocal.errors import JobStateError
 from meterlocal.manager import JobManager
-from meterlocal.models import BatchProgress, Comparison, HistoryEntry, Job, JobStatus
+from meterlocal.models import BatchProgress, Comparison, HistoryEntry, Job, JobStatus, Strategy
 from meterlocal.settings import Settings
 from meterlocal.tabular import FORMATS, infer_format
 
@@ -101,6 +102,7 @@ async def _watch_batch(jm: JobManager, batch_id: str, total: int, *, show: bool)
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for one URL's job.")
 @click.option("--rows", type=click.IntRange(0), default=10, show_default=True, help="Result rows to print.")
 @db_option
+@fetch_options
 @json_option
 def run(
     strategy: str,
@@ -196,8 +198,9 @@ def jobs_list(
 
     async def work(jm: JobManager) -> list[Job]:
         strategy_id = (await resolve_strategy(jm, strategy)).strategy_id if strategy else None
+        batch = await resolve_id(jm, "batch", batch_id) if batch_id else None
         return await jm.list_jobs(
-            strategy_id=strategy_id, status=status, since=since, limit=limit, offset=offset, batch_id=batch_id
+            strategy_id=strategy_id, status=status, since=since, limit=limit, offset=offset, batch_id=batch
         )
 
     jobs = run_with_manager(db, work)
@@ -216,7 +219,7 @@ def jobs_show(job_id: str, rows: int, db: Path | None, as_json: bool) -> None:
     """Show a job and its first results."""
 
     async def work(jm: JobManager) -> Job:
-        return await jm.get_job(job_id)
+        return await jm.get_job(await resolve_id(jm, "job", job_id))
 
     job = run_with_manager(db, work)
     if as_json:
@@ -227,14 +230,29 @@ def jobs_show(job_id: str, rows: int, db: Path | None, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("job_id")
-@click.argument("other_job_id")
+@click.argument("other_job_id", required=False)
+@click.option("--latest", is_flag=True, help="JOB_ID is a strategy: compare its last two completed runs of a URL.")
+@click.option("--url", help="With --latest: the URL (default: the newest completed run's).")
 @db_option
 @json_option
-def compare(job_id: str, other_job_id: str, db: Path | None, as_json: bool) -> None:
-    """Show how OTHER_JOB_ID differs from JOB_ID (both completed)."""
+def compare(
+    job_id: str, other_job_id: str | None, latest: bool, url: str | None, db: Path | None, as_json: bool
+) -> None:
+    """Show how OTHER_JOB_ID differs from JOB_ID (both completed; ids or id prefixes).
+
+    `compare STRATEGY --latest`: how the newest completed run of a URL differs from the one before it.
+    """
+    if latest == (other_job_id is not None):
+        raise click.UsageError("give JOB_ID OTHER_JOB_ID, or STRATEGY --latest")
+    if url is not None and not latest:
+        raise click.UsageError("--url goes with --latest")
 
     async def work(jm: JobManager) -> Comparison:
-        return await jm.compare_jobs(job_id, other_job_id)
+        if latest:
+            older, newer = await _latest_two(jm, await resolve_strategy(jm, job_id), url)
+            return await jm.compare_jobs(older, newer)
+        assert other_job_id is not None
+        return await jm.compare_jobs(await resolve_id(jm, "job", job_id), await resolve_id(jm, "job", other_job_id))
 
     result = run_with_manager(db, work)
     if as_json:
@@ -245,6 +263,20 @@ def compare(job_id: str, other_job_id: str, db: Path | None, as_json: bool) -> N
     con.print(comparison_table(result))
     for change in result.changes or ["No changes"]:
         con.print(f"- {change}", soft_wrap=True)
+
+
+async def _latest_two(jm: JobManager, strategy: Strategy, url: str | None) -> tuple[str, str]:
+    """The ids of the two newest completed runs of `url` (by default the URL of the newest completed run)."""
+    runs = [e for e in await jm.get_strategy_history(strategy.strategy_id) if e.status is JobStatus.COMPLETED]
+    target = url or (runs[0].url if runs else strategy.url)
+    of_url = [e for e in runs if e.url == target]
+    if len(of_url) < 2:
+        urls = sorted({e.url for e in runs if e.url != target})
+        elsewhere = f"; it has runs of {', '.join(urls[:3])} (pick one with --url)" if urls else ""
+        raise UsageFailure(
+            f"strategy {strategy.name!r} has {len(of_url)} completed run(s) of {target}, two are needed{elsewhere}"
+        )
+    return of_url[1].job_id, of_url[0].job_id
 
 
 @cli.command()
