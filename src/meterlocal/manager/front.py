@@ -43,7 +43,7 @@ from meterlocal.errors import (
     ValidationError,
 )
 from meterlocal.extract import ApiStrategy, CompiledStrategy, compile_strategy
-from meterlocal.fetch import Fetcher, FetchRequest, build_fetcher
+from meterlocal.fetch import Fetcher, FetchRequest, build_fetcher, check_sources
 from meterlocal.generation import GeneratedStrategy
 from meterlocal.lease import LeaseKeeper
 from meterlocal.manager.monitoring import MonitoringMethods
@@ -109,7 +109,8 @@ class JobManager(MonitoringMethods):
     """Strategies, jobs and batches over one store, run inside the caller's event loop.
 
     `path` is a SQLite file (created if missing) or ":memory:". Pages come from the web (`HttpFetcher`), from a
-    directory of saved pages (`fixtures=`), or from the web while saving them (`record=`); or pass any `Fetcher`.
+    directory of saved pages (`fixtures=`), from the web while saving them (`record=`), from `fixtures=` when saved
+    there and else from the web, saved into it (`record_missing=True`, vcrpy's "once"); or pass any `Fetcher`.
     Use `async with JobManager(...) as jm:`, or call `await jm.close()` yourself (methods open it on first use).
     `resume=False` makes a manager that never adopts the unfinished jobs of stopped managers (a tool that only
     reads the store, such as the CLI's `jobs list`, should not start running someone else's batch). `clock` is
@@ -127,14 +128,16 @@ class JobManager(MonitoringMethods):
         fetcher: Fetcher | None = None,
         fixtures: str | Path | None = None,
         record: str | Path | None = None,
+        record_missing: bool = False,
         store: Store | None = None,
         resume: bool = True,
         clock: Clock = utcnow,
         run_schedules: bool = True,
     ) -> None:
         self.settings = arguments.check_settings(settings)
-        if fetcher is not None and (fixtures is not None or record is not None):
-            raise ValidationError("pass either fetcher= or fixtures=/record=, not both")
+        if fetcher is not None and (fixtures is not None or record is not None or record_missing):
+            raise ValidationError("pass either fetcher= or fixtures=/record=/record_missing=, not both")
+        check_sources(fixtures=fixtures, record=record, record_missing=record_missing)
         self._store: Store = store if store is not None else SQLiteStore(path)
         self._clock = clock
         # Extraction, hashing and comparing run here, off the event loop (its threads start on first use).
@@ -146,7 +149,9 @@ class JobManager(MonitoringMethods):
             self._store,
             self.settings,
             owner_id=self._owner_id,
-            fetcher=_fetcher_opener(self.settings, fetcher, fixtures=fixtures, record=record),
+            fetcher=_fetcher_opener(
+                self.settings, fetcher, fixtures=fixtures, record=record, record_missing=record_missing
+            ),
             pool=self._pool,
             clock=clock,
             on_finish=self._finished,
@@ -737,13 +742,20 @@ class JobManager(MonitoringMethods):
 
 
 def _fetcher_opener(
-    settings: Settings, fetcher: Fetcher | None, *, fixtures: str | Path | None, record: str | Path | None
+    settings: Settings,
+    fetcher: Fetcher | None,
+    *,
+    fixtures: str | Path | None,
+    record: str | Path | None,
+    record_missing: bool,
 ) -> Callable[[], contextlib.AbstractAsyncContextManager[Fetcher]]:
     """How the runner opens its fetcher: the caller's, left open, or one built from the settings, closed after."""
     if fetcher is not None:
         given = fetcher
         return lambda: contextlib.nullcontext(given)
-    return lambda: contextlib.aclosing(build_fetcher(settings, fixtures=fixtures, record=record))
+    return lambda: contextlib.aclosing(
+        build_fetcher(settings, fixtures=fixtures, record=record, record_missing=record_missing)
+    )
 
 
 def _job_parameters(
