@@ -117,23 +117,19 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Path | None) ->
         ctx.meta[f"meterlocal.{param.name}"] = value
 
 
+_FETCH_OPTIONS = (
+    ("--fixtures", "Replay the pages saved in DIR (its manifest.json) instead of fetching: offline."),
+    ("--record", "Fetch live and save every page (and a manifest.json) into DIR, for --fixtures DIR later."),
+)
+
+
 def fetch_options(func: F) -> F:
     """`--fixtures DIR` (replay saved pages, offline) and `--record DIR` (fetch live and save every page), on each
     command that runs jobs; `fetch_sources()` reads them back."""
-    func = click.option(
-        "--record",
-        type=click.Path(file_okay=False, path_type=Path),
-        expose_value=False,
-        callback=_remember,
-        help="Fetch live and save every page (and a manifest.json) into DIR, for --fixtures DIR later.",
-    )(func)
-    return click.option(
-        "--fixtures",
-        type=click.Path(file_okay=False, path_type=Path),
-        expose_value=False,
-        callback=_remember,
-        help="Replay the pages saved in DIR (its manifest.json) instead of fetching: offline.",
-    )(func)
+    for flag, text in reversed(_FETCH_OPTIONS):
+        path = click.Path(file_okay=False, path_type=Path)
+        func = click.option(flag, type=path, expose_value=False, callback=_remember, help=text)(func)
+    return func
 
 
 class FetchSources(TypedDict):
