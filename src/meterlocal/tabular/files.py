@@ -9,13 +9,14 @@ The file appears only when complete (written beside it, then renamed): a failed 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
+
+import orjson
 
 from meterlocal.errors import ValidationError
 from meterlocal.models import Job
@@ -57,9 +58,14 @@ def _filled(row: dict[str, Any], columns: list[str]) -> dict[str, Any]:
     return {c: row.get(c) for c in columns}
 
 
+def _json(value: Any) -> bytes:
+    # orjson: about ten times json's speed on result rows; str() for anything JSON has no type for.
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
 def _csv_cell(value: Any) -> Any:
     """Lists (and records left inside lists) become JSON text in their cell; scalars stay as they are."""
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
+    return _json(value).decode() if isinstance(value, list | dict) else value
 
 
 class ExportWriter:
@@ -83,8 +89,8 @@ class ExportWriter:
         spooled = self.format in ("csv", "parquet")
         self._out: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
         # CSV and Parquet: the rows wait in a spool (JSON Lines) until every column is known.
-        spool = tempfile.TemporaryFile("w+", encoding="utf-8") if spooled else None  # noqa: SIM115  # closed by close()/abort()
-        self._spool: IO[str] | None = spool
+        spool = tempfile.TemporaryFile("w+b") if spooled else None  # noqa: SIM115  # closed by close()/abort()
+        self._spool: IO[bytes] | None = spool
         if self.format == "json":
             self._out.write("[")
 
@@ -110,13 +116,11 @@ class ExportWriter:
         for row in rows:
             if self._spool is not None:
                 self._columns.update(dict.fromkeys(row))
-                self._spool.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                self._spool.write(_json(row) + b"\n")
             elif self.format == "json":
-                self._out.write(
-                    ("\n" if self.rows + count == 0 else ",\n") + json.dumps(row, ensure_ascii=False, indent=None)
-                )
+                self._out.write(("\n" if self.rows + count == 0 else ",\n") + _json(row).decode())
             else:
-                self._out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                self._out.write(_json(row).decode() + "\n")
             count += 1
         self.rows += count
         return count
@@ -150,13 +154,14 @@ class ExportWriter:
         assert self._spool is not None
         self._spool.seek(0)
         for line in self._spool:
-            yield json.loads(line)
+            yield orjson.loads(line)
 
     def _write_csv(self, out: IO[str]) -> None:
-        writer = csv.DictWriter(out, fieldnames=list(self._columns), lineterminator="\n")
-        writer.writeheader()
+        columns = list(self._columns)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
         for row in self._spooled():
-            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+            writer.writerow([_csv_cell(row.get(c)) for c in columns])
 
     def _chunks(self) -> Iterator[list[dict[str, Any]]]:
         chunk: list[dict[str, Any]] = []
