@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from meterlocal import BatchNotFoundError, BatchTimeoutError, JobManager, JobStatus, Settings, SyncJobManager
+from meterlocal import (
+    BatchNotFoundError,
+    BatchTimeoutError,
+    JobManager,
+    JobStatus,
+    MissingDependencyError,
+    Settings,
+    SyncJobManager,
+)
 from support import BOOKS, BOOKS_PAGE, PAGES, Site
 
 FAST = Settings(backoff_base=0.01, retries=1, connect_timeout=2, read_timeout=5, total_timeout=10)
@@ -61,3 +70,34 @@ def test_the_sync_manager_waits_for_and_iterates_over_a_batch(tmp_path: Path) ->
         batch = jm.create_job(s.strategy_id, urls=[page] * 3)
         assert sorted(j.job_id for j in jm.iter_batch(batch.batch_id)) == sorted(batch.job_ids)
         assert [j.job_id for j in jm.wait_for_batch(batch.batch_id)] == batch.job_ids
+
+
+def _batch_of_three(jm: SyncJobManager) -> str:
+    page = (PAGES / BOOKS_PAGE.lstrip("/")).as_uri()
+    s = jm.strategy("Books", BOOKS, url=page)
+    return jm.create_job(s.strategy_id, urls=[page, page, page + "-missing"]).batch_id
+
+
+def test_wait_for_batch_draws_a_tqdm_bar_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with SyncJobManager(tmp_path / "b.db", Settings(allow_file_urls=True)) as jm:
+        batch_id = _batch_of_three(jm)
+        jobs = jm.wait_for_batch(batch_id, progress=True)
+    assert [j.status for j in jobs] == [JobStatus.COMPLETED, JobStatus.COMPLETED, JobStatus.FAILED]
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert f"batch {batch_id[:8]}" in out.err and "3/3" in out.err and "failed=1" in out.err
+
+
+def test_without_tqdm_the_bar_is_rich_and_without_either_the_error_says_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # what `import tqdm.auto` meets when tqdm is missing
+    with SyncJobManager(tmp_path / "b.db", Settings(allow_file_urls=True)) as jm:
+        batch_id = _batch_of_three(jm)
+        assert len(jm.wait_for_batch(batch_id, progress=True)) == 3
+        err = capsys.readouterr().err
+        assert "3/3" in err and "1 failed" in err
+        monkeypatch.setitem(sys.modules, "rich.progress", None)
+        with pytest.raises(MissingDependencyError, match=r"pip install 'meterlocal\[notebook\]'"):
+            jm.wait_for_batch(batch_id, progress=True)
+        assert len(jm.wait_for_batch(batch_id)) == 3  # no bar asked: nothing needed

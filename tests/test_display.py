@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
-from meterlocal import Batch, BatchProgress, Comparison, Job, JobStatus, Schedule, Strategy
+from meterlocal import Batch, BatchProgress, Comparison, History, HistoryEntry, Job, JobStatus, Schedule, Strategy
 from support import BOOKS
 
 AT = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
@@ -107,3 +108,67 @@ def test_comparison_html_lists_the_signals_and_changes() -> None:
     )
     page = c._repr_html_()
     assert "<li>Item count changed: 10 -&gt; 9</li>" in page and "0.500" in page and "-1" in page
+
+
+def _no_script_no_colours(page: str) -> None:
+    """Static, and drawn only in the theme's own text colour: readable on light and dark backgrounds."""
+    assert "<script" not in page.lower() and "onclick" not in page.lower()
+    assert re.findall(r"(?:background|color|fill)\s*:\s*([^;']+)", page) == ["currentColor"] * len(
+        re.findall(r"(?:background|color|fill)\s*:", page)
+    )
+
+
+def test_batch_progress_html_is_a_bar_with_the_failed_part_faint() -> None:
+    p = BatchProgress(
+        batch_id=JOB_ID, strategy_id=SID, total=10, pending=3, running=1, completed=4, failed=2, progress_percent=60.0
+    )
+    page = p._repr_html_()
+    _no_script_no_colours(page)
+    assert "6/10" in page and "(60%)" in page and "running" in page
+    widths = [int(w) for w in re.findall(r"width:(\d+)px;background", page)]
+    assert widths == [80, 40]  # 4 completed and 2 failed of a 200-pixel bar
+    assert "opacity:0.35" in page
+    batch = Batch(
+        batch_id=JOB_ID, strategy_id=SID, job_count=12, job_ids=[f"{n:08d}-x" for n in range(12)], created_at=AT
+    )
+    shown = batch._repr_html_()
+    assert "00000009" in shown and "00000010" not in shown and "2 more jobs" in shown
+
+
+def test_strategy_html_lists_its_fields_escaped() -> None:
+    s = Strategy(
+        strategy_id=SID,
+        name="Books <&>",
+        url="https://books.toscrape.com/",
+        strategy=BOOKS,
+        created_at=AT,
+        updated_at=AT,
+    )
+    page = s._repr_html_()
+    _no_script_no_colours(page)
+    assert "Books &lt;&amp;&gt;" in page and "article.product_pod" in page
+    assert "<td style='text-align:left'>price</td>" in page and "p.price_color" in page
+
+
+def test_history_html_is_a_timeline_of_item_counts_with_changed_runs_marked() -> None:
+    def entry(n: int, count: int | None, changed: bool, status: JobStatus = JobStatus.COMPLETED) -> HistoryEntry:
+        return HistoryEntry(
+            job_id=f"{n:08d}-0000-4000-8000-000000000000",
+            status=status,
+            url="https://books.toscrape.com/",
+            item_count=count,
+            has_changes=changed,
+            created_at=AT + timedelta(hours=n),
+            completed_at=AT + timedelta(hours=n),
+        )
+
+    history = History([entry(3, 20, True), entry(2, None, False, JobStatus.FAILED), entry(1, 10, False)])
+    assert history == list(history) and isinstance(history, list)
+    page = history._repr_html_()
+    _no_script_no_colours(page)
+    assert "3 runs, 1 changed" in page
+    rows = page.split("<tr")[2:]
+    assert "font-weight:bold" in rows[0] and "●" in rows[0] and "2025-01-15 13:30:00Z" in rows[0]
+    assert "✗" in rows[1] and "failed" in rows[1] and "width" not in rows[1]
+    assert [int(w) for w in re.findall(r"width:(\d+)px", page)] == [200, 100]  # 20 and 10 items
+    assert History([])._repr_html_().startswith("<p>0 runs, 0 changed")

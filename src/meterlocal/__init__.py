@@ -7,6 +7,7 @@ one document with no store and no network; `compare` tells how two result sets d
 from meterlocal.clock import ManualClock
 from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
+    AmbiguousIdError,
     BatchNotFoundError,
     BatchTimeoutError,
     BlockedURLError,
@@ -19,6 +20,7 @@ from meterlocal.errors import (
     JobStateError,
     JobTimeoutError,
     MeterlocalError,
+    MissingDependencyError,
     NotFoundError,
     ResponseTooLargeError,
     ScheduleNotFoundError,
@@ -37,6 +39,7 @@ from meterlocal.models import (
     Changelog,
     ChangelogEntry,
     Comparison,
+    History,
     HistoryEntry,
     Job,
     JobStatus,
@@ -49,10 +52,12 @@ from meterlocal.models import (
 )
 from meterlocal.settings import Settings
 from meterlocal.sync import SyncJobManager
+from meterlocal.tabular import export, to_dataframe
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmbiguousIdError",
     "Batch",
     "BatchNotFoundError",
     "BatchProgress",
@@ -67,6 +72,7 @@ __all__ = [
     "FetchError",
     "FetchTimeoutError",
     "HTTPStatusError",
+    "History",
     "HistoryEntry",
     "Job",
     "JobManager",
@@ -76,6 +82,7 @@ __all__ = [
     "JobTimeoutError",
     "ManualClock",
     "MeterlocalError",
+    "MissingDependencyError",
     "NotFoundError",
     "ResponseTooLargeError",
     "Schedule",
@@ -96,8 +103,10 @@ __all__ = [
     "compare",
     "compile_strategy",
     "content_hash",
+    "export",
     "extract",
     "infer_strategy",
     "strategy_json_schema",
     "structural_signature",
+    "to_dataframe",
 ]

@@ -3,7 +3,8 @@
     MeterlocalError
     ├── ValidationError (ValueError)          bad input from the caller; HTTP 400
     │   ├── StrategyError                     a strategy document that cannot be compiled (.field, .selector)
-    │   └── JobStateError                     an operation the job's status does not allow (compare a pending job)
+    │   ├── JobStateError                     an operation the job's status does not allow (compare a pending job)
+    │   └── AmbiguousIdError                  an id prefix that several ids start with (.prefix, .matches)
     ├── NotFoundError (LookupError)           an id that is not in the store; HTTP 404
     │   ├── StrategyNotFoundError             (.strategy_id)
     │   ├── JobNotFoundError                  (.job_id)
@@ -16,7 +17,8 @@
     │   ├── FetchTimeoutError (TimeoutError)  the site did not answer in time
     │   ├── ResponseTooLargeError             the body passed the size limit while streaming (.limit)
     │   └── BlockedURLError                   the security policy refused the URL (scheme, private address)
-    └── UnavailableError                      the store or manager cannot serve now (closed, read-only); HTTP 503
+    ├── UnavailableError                      the store or manager cannot serve now (closed, read-only); HTTP 503
+    └── MissingDependencyError (ImportError)  an optional package is not installed (.package, .extra)
 
 Job-level failures (fetch and extraction) never escape `JobManager`: they become a `failed` job whose `error`
 is the exception's message, so every message here is a sentence a person can act on.
@@ -25,6 +27,7 @@ is the exception's message, so every message here is a sentence a person can act
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousIdError",
     "BatchNotFoundError",
     "BatchTimeoutError",
     "BlockedURLError",
@@ -37,6 +40,7 @@ __all__ = [
     "JobStateError",
     "JobTimeoutError",
     "MeterlocalError",
+    "MissingDependencyError",
     "NotFoundError",
     "ResponseTooLargeError",
     "ScheduleNotFoundError",
@@ -70,6 +74,16 @@ class JobStateError(ValidationError):
     def __init__(self, message: str, *, job_id: str) -> None:
         super().__init__(message)
         self.job_id = job_id
+
+
+class AmbiguousIdError(ValidationError):
+    """A short id (a prefix, as git takes) that more than one id starts with."""
+
+    def __init__(self, kind: str, prefix: str, matches: list[str]) -> None:
+        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+        super().__init__(f"{kind} id {prefix!r} is ambiguous: it starts {shown}; give more characters")
+        self.prefix = prefix
+        self.matches = matches
 
 
 class NotFoundError(MeterlocalError, LookupError):
@@ -167,3 +181,12 @@ class UnavailableError(MeterlocalError):
 
 class EventLoopError(MeterlocalError, RuntimeError):
     """A `JobManager` was used from an event loop other than the one it was opened in."""
+
+
+class MissingDependencyError(MeterlocalError, ImportError):
+    """An optional feature needs a package that is not installed; the message says which extra to install."""
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        super().__init__(f"{feature} needs {package}, which is not installed: pip install 'meterlocal[{extra}]'")
+        self.package = package
+        self.extra = extra

@@ -13,7 +13,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 
-from meterlocal.display import clip, html_list, html_pairs, html_rows, seconds_between, short_id, when
+from meterlocal.display import (
+    clip,
+    html_bar,
+    html_list,
+    html_pairs,
+    html_rows,
+    html_timeline,
+    seconds_between,
+    short_id,
+    when,
+)
 
 __all__ = [
     "Batch",
@@ -24,6 +34,7 @@ __all__ = [
     "Clock",
     "Comparison",
     "DeliveryStatus",
+    "History",
     "HistoryEntry",
     "Job",
     "JobStatus",
@@ -135,6 +146,30 @@ class Strategy(_Shown):
         url = f"url={clip(self.url, 60)!r}" if self.url else None
         return _line("Strategy", short_id(self.strategy_id), repr(clip(self.name, 40)), self.scraper_type, count, url)
 
+    def _repr_html_(self) -> str:
+        """Name, kind, url and times, then each field and what it selects (for Jupyter)."""
+        summary = html_pairs(
+            [
+                ("strategy", self.strategy_id),
+                ("name", self.name),
+                ("type", self.scraper_type),
+                ("url", self.url),
+                ("description", self.description or None),
+                ("container", self.strategy.get("container") or self.strategy.get("items")),
+                ("output_schema", self.output_schema),
+                ("filter_config", self.filter_config),
+                ("created", when(self.created_at)),
+                ("updated", when(self.updated_at)),
+            ]
+        )
+        fields = self.strategy.get("fields")
+        table = (
+            html_rows([{"field": k, "selects": v} for k, v in fields.items()], limit=50)
+            if isinstance(fields, dict)
+            else ""
+        )
+        return f"<div>{summary}{table}</div>"
+
 
 class Job(_Shown):
     """One run of a strategy on one URL."""
@@ -199,6 +234,14 @@ class Job(_Shown):
         rows = html_rows(self.results) if self.results else ""
         return f"<div>{summary}{html_list(f'warning: {w}' for w in self.warnings)}{rows}</div>"
 
+    def to_dataframe(self) -> Any:
+        """The results as a `pandas.DataFrame`, nested records flattened into `a.b` columns (as
+        `pandas.json_normalize` does). Needs pandas (`pip install 'meterlocal[pandas]'`); raises `JobStateError`
+        when the job has no results."""
+        from meterlocal.tabular import to_dataframe  # tabular reads these models: imported when used
+
+        return to_dataframe(self)
+
 
 class Batch(_Shown):
     """The jobs made by one `create_job(urls=[...])` call."""
@@ -218,6 +261,23 @@ class Batch(_Shown):
             f"{self.job_count} jobs",
             f"strategy {short_id(self.strategy_id)}",
         )
+
+    def _repr_html_(self) -> str:
+        """The batch, its strategy and its jobs (for Jupyter); `get_batch_progress` shows how far it got."""
+        summary = html_pairs(
+            [
+                ("batch", self.batch_id),
+                ("strategy", self.strategy_id),
+                ("jobs", self.job_count),
+                ("created", when(self.created_at)),
+            ]
+        )
+        ids = html_list(short_id(i) for i in self.job_ids[:HTML_JOB_IDS])
+        more = f"<p>… {len(self.job_ids) - HTML_JOB_IDS} more jobs</p>" if len(self.job_ids) > HTML_JOB_IDS else ""
+        return f"<div>{summary}{ids}{more}</div>"
+
+
+HTML_JOB_IDS = 10
 
 
 class BatchProgress(_Shown):
@@ -249,6 +309,22 @@ class BatchProgress(_Shown):
             f"{self.completed + self.failed}/{self.total} finished ({self.progress_percent:.0f}%):",
             f"{self.completed} completed, {self.failed} failed, {self.running} running, {self.pending} pending",
         )
+
+    def _repr_html_(self) -> str:
+        """A bar of the finished jobs (the failed part faint) and the counts (for Jupyter)."""
+        finished = self.completed + self.failed
+        bar = html_bar(finished, self.total, failed=self.failed)
+        counts = html_pairs(
+            [
+                ("batch", self.batch_id),
+                ("status", self.status.value),
+                ("completed", self.completed),
+                ("failed", self.failed),
+                ("running", self.running),
+                ("pending", self.pending),
+            ]
+        )
+        return f"<div><p>{bar} ({self.progress_percent:.0f}%)</p>{counts}</div>"
 
 
 class Comparison(_Shown):
@@ -311,6 +387,19 @@ class HistoryEntry(_Record):
     error: str | None = None
     created_at: Timestamp
     completed_at: Timestamp | None = None
+
+
+class History(list[HistoryEntry]):
+    """`get_strategy_history`: a list of `HistoryEntry`, newest first, that Jupyter shows as a timeline of item
+    counts with the changed runs marked."""
+
+    def _repr_html_(self) -> str:
+        return html_timeline(
+            [
+                (when(e.completed_at or e.created_at), e.status.value, e.item_count, e.has_changes, e.job_id)
+                for e in self
+            ]
+        )
 
 
 class Schedule(_Shown):

@@ -147,9 +147,11 @@ class SyncJobManager:
     wait_for_job = _blocking(JobManager.wait_for_job)
     get_batch_progress = _blocking(JobManager.get_batch_progress)
     wait_for_batch = _blocking(JobManager.wait_for_batch)
+    resolve_id = _blocking(JobManager.resolve_id)
     # Change detection
     compare_jobs = _blocking(JobManager.compare_jobs)
     get_strategy_history = _blocking(JobManager.get_strategy_history)
+    export = _blocking(JobManager.export)
     # Schedules
     create_schedule = _blocking(JobManager.create_schedule)
     get_schedule = _blocking(JobManager.get_schedule)

@@ -42,3 +42,25 @@ def test_an_api_field_that_is_null_in_every_item() -> None:
     assert strategy.run('{"data": [{"a": 1}, {"a": 2}]}').warnings == [
         "Field 'b' is null in all 2 items; its selector may not match this page"
     ]
+
+
+TABLE = """<table>
+  <tr><th>Rank</th><th>Title</th><th>Directed by</th></tr>
+  <tr><td>1</td><td>An Unearthly Child</td><td>Waris Hussein</td></tr>
+  <tr><td>2</td><td>The Daleks</td><td>Christopher Barry</td></tr>
+</table>"""
+
+
+def test_a_column_header_that_is_not_in_the_table() -> None:
+    strategy = {
+        "container": "tr:has(> td)",
+        "fields": {"rank": {"column": "rank"}, "title": {"column": "Name"}, "director": {"column": "directed"}},
+    }
+    warnings = compile_strategy(strategy).run(TABLE).warnings
+    assert warnings == [
+        "Field 'title' is null in all 2 items; its selector may not match this page",
+        "Column 'name' is not a header of the table (its headers: 'rank', 'title', 'directed by'), so the fields "
+        "that read it are null; check the `column` name against the table",
+    ]
+    found = {**strategy, "fields": {"rank": {"column": "rank"}, "director": {"column": "directed"}}}
+    assert compile_strategy(found).run(TABLE).warnings == []  # a prefix of a header is a header

@@ -9,7 +9,7 @@ import yaml
 from rich.table import Table
 
 from meterlocal.cli.output import console, print_json
-from meterlocal.cli.root import UsageFailure, cli, db_option, json_option, run_with_manager
+from meterlocal.cli.root import UsageFailure, cli, db_option, fetch_options, json_option, run_with_manager
 from meterlocal.manager import JobManager
 from meterlocal.settings import Settings
 
@@ -39,6 +39,7 @@ def parse_examples(pairs: tuple[str, ...], second: tuple[str, ...]) -> list[dict
 @click.option("--example2", "second", multiple=True, help="field=value of a second item (optional)")
 @click.option("--save", "name", default=None, help="Save the strategy under this name")
 @db_option
+@fetch_options
 @json_option
 def generate_command(
     url: str, pairs: tuple[str, ...], second: tuple[str, ...], name: str | None, **options: Any

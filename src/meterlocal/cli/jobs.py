@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +28,18 @@ from meterlocal.cli.root import (
     UsageFailure,
     cli,
     db_option,
+    fetch_options,
     json_option,
+    resolve_id,
     resolve_strategy,
     run_with_manager,
 )
 from meterlocal.contract import MAX_OFFSET, BatchProgressOut, ComparisonOut, HistoryEntryOut, JobOut
+from meterlocal.errors import JobStateError
 from meterlocal.manager import JobManager
-from meterlocal.models import BatchProgress, Comparison, HistoryEntry, Job, JobStatus
+from meterlocal.models import BatchProgress, Comparison, HistoryEntry, Job, JobStatus, Strategy
 from meterlocal.settings import Settings
+from meterlocal.tabular import FORMATS, infer_format
 
 __all__ = ["jobs_group", "parse_parameters"]
 
@@ -99,6 +102,7 @@ async def _watch_batch(jm: JobManager, batch_id: str, total: int, *, show: bool)
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for one URL's job.")
 @click.option("--rows", type=click.IntRange(0), default=10, show_default=True, help="Result rows to print.")
 @db_option
+@fetch_options
 @json_option
 def run(
     strategy: str,
@@ -194,8 +198,9 @@ def jobs_list(
 
     async def work(jm: JobManager) -> list[Job]:
         strategy_id = (await resolve_strategy(jm, strategy)).strategy_id if strategy else None
+        batch = await resolve_id(jm, "batch", batch_id) if batch_id else None
         return await jm.list_jobs(
-            strategy_id=strategy_id, status=status, since=since, limit=limit, offset=offset, batch_id=batch_id
+            strategy_id=strategy_id, status=status, since=since, limit=limit, offset=offset, batch_id=batch
         )
 
     jobs = run_with_manager(db, work)
@@ -214,7 +219,7 @@ def jobs_show(job_id: str, rows: int, db: Path | None, as_json: bool) -> None:
     """Show a job and its first results."""
 
     async def work(jm: JobManager) -> Job:
-        return await jm.get_job(job_id)
+        return await jm.get_job(await resolve_id(jm, "job", job_id))
 
     job = run_with_manager(db, work)
     if as_json:
@@ -225,14 +230,29 @@ def jobs_show(job_id: str, rows: int, db: Path | None, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("job_id")
-@click.argument("other_job_id")
+@click.argument("other_job_id", required=False)
+@click.option("--latest", is_flag=True, help="JOB_ID is a strategy: compare its last two completed runs of a URL.")
+@click.option("--url", help="With --latest: the URL (default: the newest completed run's).")
 @db_option
 @json_option
-def compare(job_id: str, other_job_id: str, db: Path | None, as_json: bool) -> None:
-    """Show how OTHER_JOB_ID differs from JOB_ID (both completed)."""
+def compare(
+    job_id: str, other_job_id: str | None, latest: bool, url: str | None, db: Path | None, as_json: bool
+) -> None:
+    """Show how OTHER_JOB_ID differs from JOB_ID (both completed; ids or id prefixes).
+
+    `compare STRATEGY --latest`: how the newest completed run of a URL differs from the one before it.
+    """
+    if latest == (other_job_id is not None):
+        raise click.UsageError("give JOB_ID OTHER_JOB_ID, or STRATEGY --latest")
+    if url is not None and not latest:
+        raise click.UsageError("--url goes with --latest")
 
     async def work(jm: JobManager) -> Comparison:
-        return await jm.compare_jobs(job_id, other_job_id)
+        if latest:
+            older, newer = await _latest_two(jm, await resolve_strategy(jm, job_id), url)
+            return await jm.compare_jobs(older, newer)
+        assert other_job_id is not None
+        return await jm.compare_jobs(await resolve_id(jm, "job", job_id), await resolve_id(jm, "job", other_job_id))
 
     result = run_with_manager(db, work)
     if as_json:
@@ -243,6 +263,20 @@ def compare(job_id: str, other_job_id: str, db: Path | None, as_json: bool) -> N
     con.print(comparison_table(result))
     for change in result.changes or ["No changes"]:
         con.print(f"- {change}", soft_wrap=True)
+
+
+async def _latest_two(jm: JobManager, strategy: Strategy, url: str | None) -> tuple[str, str]:
+    """The ids of the two newest completed runs of `url` (by default the URL of the newest completed run)."""
+    runs = [e for e in await jm.get_strategy_history(strategy.strategy_id) if e.status is JobStatus.COMPLETED]
+    target = url or (runs[0].url if runs else strategy.url)
+    of_url = [e for e in runs if e.url == target]
+    if len(of_url) < 2:
+        urls = sorted({e.url for e in runs if e.url != target})
+        elsewhere = f"; it has runs of {', '.join(urls[:3])} (pick one with --url)" if urls else ""
+        raise UsageFailure(
+            f"strategy {strategy.name!r} has {len(of_url)} completed run(s) of {target}, two are needed{elsewhere}"
+        )
+    return of_url[1].job_id, of_url[0].job_id
 
 
 @cli.command()
@@ -265,45 +299,48 @@ def history(strategy: str, limit: int | None, db: Path | None, as_json: bool) ->
 
 
 @cli.command()
-@click.argument("job_id")
-@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json", show_default=True)
+@click.argument("job_ids", nargs=-1)
+@click.option("--strategy", help="Every completed job of this strategy (id or name), oldest first.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(set(FORMATS.values()))),
+    help="Default: from the -o file name (.json .jsonl .csv .parquet), else json.",
+)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", help="File (default stdout)."
 )
 @db_option
-def export(job_id: str, fmt: str, output: str, db: Path | None) -> None:
-    """Write a completed job's results as JSON, JSON Lines or CSV."""
+def export(job_ids: tuple[str, ...], strategy: str | None, fmt: str | None, output: str, db: Path | None) -> None:
+    """Write completed jobs' results as JSON, JSON Lines, CSV (nested fields as a.b columns) or Parquet.
 
-    async def work(jm: JobManager) -> Job:
-        return await jm.get_job(job_id)
-
-    job = run_with_manager(db, work)
-    if job.status is not JobStatus.COMPLETED or job.results is None:
-        reason = f": {job.error}" if job.error else "; wait for it to finish"
-        raise CommandFailed(f"job {job.job_id} is {job.status.value}, it has no results{reason}")
-    text = _render(job.results, fmt)
-    if output == "-":
-        click.echo(text, nl=False)
+    One JOB_ID: its items. Several, or --strategy: every row also names its job_id and job_url. The store is read
+    one job at a time, so a long history does not have to fit in memory.
+    """
+    if bool(job_ids) == (strategy is not None):
+        raise click.UsageError("give JOB_ID... or --strategy STRATEGY (one of the two)")
+    to_stdout = output == "-"
+    if to_stdout:
+        fmt = fmt or "json"
+        if fmt == "parquet":
+            raise click.UsageError("Parquet is binary: write it to a file with -o FILE.parquet")
     else:
-        Path(output).write_text(text, encoding="utf-8")
+        fmt = infer_format(output, fmt) if fmt or Path(output).suffix.lower() in FORMATS else "json"
 
+    async def work(jm: JobManager, target: Path) -> int:
+        if strategy is not None:
+            found = await resolve_strategy(jm, strategy)
+            return await jm.export(target, strategy_id=found.strategy_id, format=fmt)
+        ids = [await resolve_id(jm, "job", ref) for ref in job_ids]
+        try:
+            return await jm.export(target, job_ids=ids, format=fmt)
+        except JobStateError as exc:  # the job exists but has no results (yet): the run failed, not the usage
+            raise CommandFailed(str(exc)) from exc
 
-def _render(items: list[dict[str, Any]], fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
-    if fmt == "jsonl":
-        return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
-    fields: dict[str, None] = {}
-    for item in items:
-        fields.update(dict.fromkeys(item))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(fields), lineterminator="\n")
-    writer.writeheader()
-    for item in items:
-        writer.writerow({k: _csv_value(v) for k, v in item.items()})
-    return buffer.getvalue()
-
-
-def _csv_value(value: Any) -> Any:
-    """Lists and nested records become JSON text in their cell; scalars stay as they are."""
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
+    if not to_stdout:
+        run_with_manager(db, lambda jm: work(jm, Path(output)))
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        target = Path(scratch) / f"export.{fmt}"
+        run_with_manager(db, lambda jm: work(jm, target))
+        click.echo(target.read_text(encoding="utf-8"), nl=False)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
+import shutil
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import click
 
@@ -22,15 +25,21 @@ from meterlocal.errors import MeterlocalError, NotFoundError, StrategyNotFoundEr
 from meterlocal.manager import JobManager
 from meterlocal.models import Strategy
 from meterlocal.settings import Settings
+from meterlocal.store import IdKind
 
 __all__ = [
     "DEFAULT_DB",
     "CommandFailed",
+    "FetchSources",
     "UsageFailure",
     "cli",
     "database",
     "db_option",
+    "fetch_options",
+    "fetch_sources",
+    "invocation",
     "json_option",
+    "resolve_id",
     "resolve_strategy",
     "run_async",
     "run_with_manager",
@@ -103,6 +112,50 @@ def database(db: Path | None) -> Path:
     return Path(DEFAULT_DB)
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.meta[f"meterlocal.{param.name}"] = value
+
+
+_FETCH_OPTIONS = (
+    ("--fixtures", "Replay the pages saved in DIR (its manifest.json) instead of fetching: offline."),
+    ("--record", "Fetch live and save every page (and a manifest.json) into DIR, for --fixtures DIR later."),
+)
+
+
+def fetch_options(func: F) -> F:
+    """`--fixtures DIR` (replay saved pages, offline) and `--record DIR` (fetch live and save every page), on each
+    command that runs jobs; `fetch_sources()` reads them back."""
+    for flag, text in reversed(_FETCH_OPTIONS):
+        path = click.Path(file_okay=False, path_type=Path)
+        func = click.option(flag, type=path, expose_value=False, callback=_remember, help=text)(func)
+    return func
+
+
+class FetchSources(TypedDict):
+    """`JobManager`'s `fixtures=` and `record=`."""
+
+    fixtures: Path | None
+    record: Path | None
+
+
+def fetch_sources() -> FetchSources:
+    """The `fixtures=` and `record=` a command's manager gets from `--fixtures` and `--record`."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    return {"fixtures": meta.get("meterlocal.fixtures"), "record": meta.get("meterlocal.record")}
+
+
+def invocation() -> str:
+    """How to run meterlocal again from a shell: `meterlocal` when that is this installation's script on PATH,
+    else `python -m meterlocal` with this interpreter (a virtualenv that is not activated)."""
+    found = shutil.which("meterlocal")
+    here = Path(sys.executable).absolute().parent
+    if found is not None and Path(found).absolute().parent == here:
+        return "meterlocal"
+    return f"{shlex.quote(sys.executable)} -m meterlocal"
+
+
 def run_with_manager(
     db: Path | None,
     work: Callable[[JobManager], Awaitable[T]],
@@ -112,12 +165,14 @@ def run_with_manager(
 ) -> T:
     """Open a `JobManager` on the database, run `work`, close it; turn meterlocal errors into exit codes.
 
-    Only `meterlocal scheduler` and `serve` fire schedules: a short command would start runs it cannot finish."""
+    Only `meterlocal scheduler` and `serve` fire schedules: a short command would start runs it cannot finish.
+    The manager replays or records pages as the command's `--fixtures`/`--record` say."""
+    sources = fetch_sources()
 
     async def go() -> T:
         # Commands that only read leave other processes' unfinished jobs alone; commands that run jobs resume them.
         resume = settings is not READ_SETTINGS
-        async with JobManager(database(db), settings, resume=resume, run_schedules=run_schedules) as jm:
+        async with JobManager(database(db), settings, resume=resume, run_schedules=run_schedules, **sources) as jm:
             return await work(jm)
 
     return run_async(go())
@@ -133,8 +188,13 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         raise CommandFailed(str(exc)) from exc
 
 
+async def resolve_id(jm: JobManager, kind: IdKind, ref: str) -> str:
+    """The full id `ref` names: itself, or the one id that starts with it (git-like short ids)."""
+    return await jm.resolve_id(kind, ref)
+
+
 async def resolve_strategy(jm: JobManager, ref: str) -> Strategy:
-    """A strategy by id, or else by its exact name (which must be unique)."""
+    """A strategy by id, else by its exact name (which must be unique), else by id prefix (git-like)."""
     try:
         return await jm.get_strategy(ref)
     except StrategyNotFoundError:
@@ -152,7 +212,12 @@ async def resolve_strategy(jm: JobManager, ref: str) -> Strategy:
     if named:
         ids = ", ".join(s.strategy_id for s in named)
         raise UsageFailure(f"{len(named)} strategies are named {ref!r} ({ids}); give the id")
-    raise UsageFailure(f"Strategy not found: {ref} (give an id or an exact name; see `meterlocal strategy list`)")
+    try:
+        return await jm.get_strategy(await jm.resolve_id("strategy", ref))
+    except StrategyNotFoundError:
+        raise UsageFailure(
+            f"Strategy not found: {ref} (give an id, an id prefix or an exact name; see `meterlocal strategy list`)"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -8,8 +8,9 @@ REST API. The other commands only read or change the store.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -26,7 +27,10 @@ from meterlocal.cli.root import (
     cli,
     database,
     db_option,
+    fetch_options,
+    fetch_sources,
     json_option,
+    resolve_id,
     resolve_strategy,
     run_async,
     run_with_manager,
@@ -38,6 +42,8 @@ from meterlocal.models import Changelog, Schedule, ScheduleChanges
 from meterlocal.settings import Settings
 
 __all__ = ["changelog", "changes", "parse_every", "schedule_group", "scheduler"]
+
+T = TypeVar("T")
 
 _SPAN = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -134,7 +140,8 @@ def show(schedule_id: str, db: Path | None, as_json: bool) -> None:
     """One schedule and its latest runs."""
 
     async def work(jm: JobManager) -> tuple[Schedule, list[Any]]:
-        return await jm.get_schedule(schedule_id), await jm.list_jobs(schedule_id=schedule_id, limit=10)
+        full = await resolve_id(jm, "schedule", schedule_id)
+        return await jm.get_schedule(full), await jm.list_jobs(schedule_id=full, limit=10)
 
     schedule, jobs = run_with_manager(db, work)
     if as_json:
@@ -144,12 +151,26 @@ def show(schedule_id: str, db: Path | None, as_json: bool) -> None:
     console().print(jobs_table(jobs, title=f"latest {len(jobs)} runs"))
 
 
+def on_schedule(db: Path | None, ref: str, call: Callable[[JobManager, str], Awaitable[T]]) -> T:
+    """`call(jm, schedule_id)` with the full id `ref` (an id or a prefix of one) names."""
+
+    async def work(jm: JobManager) -> T:
+        return await call(jm, await resolve_id(jm, "schedule", ref))
+
+    return run_with_manager(db, work)
+
+
+async def _deleted(jm: JobManager, schedule_id: str) -> str:
+    await jm.delete_schedule(schedule_id)
+    return schedule_id
+
+
 def _set_enabled(schedule_id: str, db: Path | None, as_json: bool, *, enabled: bool) -> None:
-    updated = run_with_manager(db, lambda jm: jm.update_schedule(schedule_id, enabled=enabled))
+    updated = on_schedule(db, schedule_id, lambda jm, full: jm.update_schedule(full, enabled=enabled))
     if as_json:
         print_json(ScheduleOut.listed(updated))
     else:
-        click.echo(f"schedule {schedule_id} {'resumed' if enabled else 'paused'}")
+        click.echo(f"schedule {updated.schedule_id} {'resumed' if enabled else 'paused'}")
 
 
 @schedule_group.command("pause")
@@ -175,8 +196,8 @@ def resume(schedule_id: str, db: Path | None, as_json: bool) -> None:
 @db_option
 def delete(schedule_id: str, db: Path | None) -> None:
     """Delete a schedule; its past jobs stay."""
-    run_with_manager(db, lambda jm: jm.delete_schedule(schedule_id))
-    click.echo(f"schedule {schedule_id} deleted (its jobs stay)")
+    full = on_schedule(db, schedule_id, lambda jm, full: _deleted(jm, full))
+    click.echo(f"schedule {full} deleted (its jobs stay)")
 
 
 @cli.command()
@@ -187,8 +208,8 @@ def delete(schedule_id: str, db: Path | None) -> None:
 @json_option
 def changes(schedule_id: str, keywords: str | None, peek: bool, db: Path | None, as_json: bool) -> None:
     """The runs of SCHEDULE_ID whose content changed since you last looked (then marked seen, unless --peek)."""
-    found: ScheduleChanges = run_with_manager(
-        db, lambda jm: jm.get_schedule_changes(schedule_id, mark_seen=not peek, filter=keywords)
+    found: ScheduleChanges = on_schedule(
+        db, schedule_id, lambda jm, full: jm.get_schedule_changes(full, mark_seen=not peek, filter=keywords)
     )
     if as_json:
         print_json(ScheduleChangesOut.from_changes(found))
@@ -209,8 +230,8 @@ def changes(schedule_id: str, keywords: str | None, peek: bool, db: Path | None,
 @json_option
 def changelog(schedule_id: str, limit: int, keywords: str | None, db: Path | None, as_json: bool) -> None:
     """The changed runs of SCHEDULE_ID, newest first, with their new, removed and changed items."""
-    log: Changelog = run_with_manager(
-        db, lambda jm: jm.get_schedule_changelog(schedule_id, limit=limit, filter=keywords)
+    log: Changelog = on_schedule(
+        db, schedule_id, lambda jm, full: jm.get_schedule_changelog(full, limit=limit, filter=keywords)
     )
     if as_json:
         print_json(ChangelogOut.of(log))
@@ -227,6 +248,7 @@ def changelog(schedule_id: str, limit: int, keywords: str | None, db: Path | Non
 
 @cli.command()
 @db_option
+@fetch_options
 @click.option("--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="Seconds per look.")
 def scheduler(db: Path | None, poll: float) -> None:
     """Run schedules in the foreground until Ctrl-C: fire due schedules, run their jobs, deliver webhooks.
@@ -235,10 +257,11 @@ def scheduler(db: Path | None, poll: float) -> None:
     database are fine: each due time fires once.
     """
     path = database(db)
+    sources = fetch_sources()
 
     async def main() -> None:
         with stop_on_signals() as stop:
-            async with JobManager(path, Settings(schedule_poll_seconds=poll)) as jm:
+            async with JobManager(path, Settings(schedule_poll_seconds=poll), **sources) as jm:
                 schedules = await jm.list_schedules(limit=1000)
                 enabled = sum(1 for s in schedules if s.enabled)
                 click.echo(

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import click
 
-from meterlocal.cli.root import CommandFailed, UsageFailure, cli, database, db_option, run_async, stop_on_signals
+from meterlocal.cli.root import (
+    CommandFailed,
+    UsageFailure,
+    cli,
+    database,
+    db_option,
+    fetch_options,
+    fetch_sources,
+    run_async,
+    stop_on_signals,
+)
 from meterlocal.manager import JobManager
 from meterlocal.server import DEFAULT_MAX_BODY_BYTES, run_server
 from meterlocal.settings import Settings
@@ -28,6 +38,7 @@ def is_loopback(host: str) -> bool:
 
 @cli.command()
 @db_option
+@fetch_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 picks a free port.")
 @click.option(
@@ -85,6 +96,7 @@ def serve(
         )
     settings = Settings(block_private_addresses=not allow_private_addresses, allowed_private_hosts=allow_hosts)
     path = database(db)
+    sources = fetch_sources()
 
     def ready(addresses: list[tuple[str, int]]) -> None:
         for bound_host, bound_port in addresses:
@@ -107,7 +119,7 @@ def serve(
         with stop_on_signals() as stop:
             try:
                 await run_server(
-                    JobManager(path, settings),
+                    JobManager(path, settings, **sources),
                     host=host,
                     port=port,
                     api_key=api_key,

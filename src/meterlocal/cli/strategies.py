@@ -1,4 +1,4 @@
-"""`meterlocal strategy add|list|show|delete`."""
+"""`meterlocal strategy add|update|list|show|delete`."""
 
 from __future__ import annotations
 
@@ -107,6 +107,59 @@ def add(
     else:
         verb = "Saved" if replace else "Added"
         console().print(f"{verb} strategy {strategy.strategy_id}  {strategy.name} ({strategy.scraper_type})")
+
+
+@strategy_group.command("update")
+@click.argument("strategy")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--name", help="A new name.")
+@click.option("--url", help="A new saved url (the default URL of its jobs).")
+@click.option("--clear-url", is_flag=True, help="Remove the saved url.")
+@click.option("--description", help="A new description.")
+@db_option
+@json_option
+def update(
+    strategy: str,
+    file: str | None,
+    name: str | None,
+    url: str | None,
+    clear_url: bool,
+    description: str | None,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Change STRATEGY (an id, id prefix or name) in place: same id, so its history continues.
+
+    FILE (optional, as for `add`) replaces its document; a record file also sets what it holds (name, url,
+    description, output_schema, filter_config). Options override the file.
+    """
+    if url is not None and clear_url:
+        raise click.UsageError("--url and --clear-url contradict each other")
+    changes: dict[str, Any] = {}
+    if file is not None:
+        record = _record(load_strategy_file(file), file)
+        changes = {
+            k: v
+            for k, v in record.items()
+            if k in ("name", "url", "description", "output_schema", "filter_config", "strategy")
+        }
+    for key, value in (("name", name), ("url", url), ("description", description)):
+        if value is not None:
+            changes[key] = value
+    if clear_url:
+        changes["url"] = None
+    if not changes:
+        raise click.UsageError("nothing to change: give FILE or --name/--url/--clear-url/--description")
+
+    async def work(jm: JobManager) -> Strategy:
+        found = await resolve_strategy(jm, strategy)
+        return await jm.update_strategy(found.strategy_id, **changes)
+
+    updated = run_with_manager(db, work)
+    if as_json:
+        print_json(StrategyOut.of(updated))
+    else:
+        console().print(f"Updated strategy {updated.strategy_id}  {updated.name} ({updated.scraper_type})")
 
 
 @strategy_group.command("list")

@@ -229,7 +229,18 @@ class Page:
     which elements contain script/style/template code (their text is read the slow way, leaving code out).
     """
 
-    __slots__ = ("_code", "_columns", "_headers", "_native_text", "_resolve", "_rows", "base", "root", "run")
+    __slots__ = (
+        "_code",
+        "_columns",
+        "_headers",
+        "_native_text",
+        "_resolve",
+        "_rows",
+        "base",
+        "missing_columns",
+        "root",
+        "run",
+    )
 
     def __init__(self, root: etree._Element, url: str | None, run: Run | None = None) -> None:
         self.root = root
@@ -239,6 +250,8 @@ class Page:
         self._code: set[Any] | None = None
         self._columns: dict[tuple[Any, str], int | None] = {}  # (table, header) -> column position
         self._headers: dict[Any, list[tuple[int, str]]] = {}  # table -> (position, casefolded text) per header
+        # A `column` header some row's table does not have -> that table's headers: a warning for the job.
+        self.missing_columns: dict[str, list[str]] = {}
         # row -> (table, (end position, cell)...)
         self._rows: dict[etree._Element, tuple[etree._Element | None, list[tuple[int, etree._Element]]]] = {}
         module = native.module()
@@ -283,6 +296,8 @@ class Page:
         column = self._columns.get(key, -1)
         if column == -1:
             column = self._columns[key] = self._column(table, header)
+            if column is None:
+                self.missing_columns.setdefault(header, [text for _, text in self._headers[table]])
         if column is None:
             return None
         for end, cell in cells:

@@ -63,6 +63,14 @@ def _refuse_binary(document: bytes | str, content_type: str | None, url: str | N
         raise ExtractionError(f"Expected an HTML page from {where}, got binary content{labelled}")
 
 
+def _missing_column(header: str, found: list[str]) -> str:
+    headers = ", ".join(repr(h) for h in found) if found else "none (no row of only <th> cells)"
+    return (
+        f"Column {header!r} is not a header of the table (its headers: {headers}), so the fields that read it "
+        "are null; check the `column` name against the table"
+    )
+
+
 class HtmlStrategy(CompiledStrategy):
     """A compiled CSS/XPath strategy."""
 
@@ -104,6 +112,7 @@ class HtmlStrategy(CompiledStrategy):
                 run.check_time()
                 items.append(record(container, page))
             warnings += empty_field_warnings(items, self.field_names)
+            warnings += [_missing_column(header, found) for header, found in page.missing_columns.items()]
             if self.container is not None and not containers:
                 warnings.append(
                     f"The container selector {self.container.source!r} matched nothing on the page, so there are "

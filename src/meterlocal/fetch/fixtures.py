@@ -181,6 +181,12 @@ class FixtureFetcher:
             index = self._index = _Index(stamp, pages, canonical)
         return index
 
+    async def saved(self, request: FetchRequest) -> bool:
+        """Whether the manifest lists a page for `request` (exactly or normalised)."""
+        url = request_url(request)
+        index = await asyncio.to_thread(self._current, url)
+        return url in index.pages or (_canonical(url) or "") in index.canonical
+
     async def fetch(self, request: FetchRequest) -> FetchResponse:
         """Replay the saved page for `request`; raise a `FetchError` when there is none."""
         started = time.monotonic()

@@ -30,18 +30,20 @@ from meterlocal import arguments, generation
 from meterlocal.arguments import UNSET, Unset
 from meterlocal.detect import compare
 from meterlocal.errors import (
+    AmbiguousIdError,
     BatchNotFoundError,
     BatchTimeoutError,
     EventLoopError,
     JobNotFoundError,
     JobStateError,
-    JobTimeoutError,
+    NotFoundError,
+    ScheduleNotFoundError,
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
 )
 from meterlocal.extract import ApiStrategy, CompiledStrategy, compile_strategy
-from meterlocal.fetch import Fetcher, FetchRequest, build_fetcher
+from meterlocal.fetch import Fetcher, FetchRequest, build_fetcher, check_sources
 from meterlocal.generation import GeneratedStrategy
 from meterlocal.lease import LeaseKeeper
 from meterlocal.manager.monitoring import MonitoringMethods
@@ -50,18 +52,20 @@ from meterlocal.models import (
     BatchProgress,
     Clock,
     Comparison,
-    HistoryEntry,
+    History,
     Job,
     JobStatus,
     Strategy,
     utcnow,
 )
 from meterlocal.notify import Listeners, WebhookOutbox
+from meterlocal.progress import open_bar
 from meterlocal.runner import JobRunner
 from meterlocal.schedules.loop import ScheduleLoop
 from meterlocal.schedules.service import ScheduleService
 from meterlocal.settings import Settings
-from meterlocal.store import SQLiteStore, Store
+from meterlocal.store import IdKind, SQLiteStore, Store
+from meterlocal.tabular import ExportWriter
 
 __all__ = ["JobManager"]
 
@@ -78,6 +82,15 @@ class StrategyFields(TypedDict, total=False):
 
 
 DEFAULT_JOB_LIST_LIMIT = 20
+MIN_ID_PREFIX = 4
+"""The shortest id prefix `resolve_id` accepts (git's too): shorter ones match too much to mean anything."""
+_AMBIGUOUS_SHOWN = 6
+_NOT_FOUND: dict[IdKind, Callable[[str], NotFoundError]] = {
+    "strategy": StrategyNotFoundError,
+    "job": JobNotFoundError,
+    "batch": BatchNotFoundError,
+    "schedule": ScheduleNotFoundError,
+}
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +109,8 @@ class JobManager(MonitoringMethods):
     """Strategies, jobs and batches over one store, run inside the caller's event loop.
 
     `path` is a SQLite file (created if missing) or ":memory:". Pages come from the web (`HttpFetcher`), from a
-    directory of saved pages (`fixtures=`), or from the web while saving them (`record=`); or pass any `Fetcher`.
+    directory of saved pages (`fixtures=`), from the web while saving them (`record=`), from `fixtures=` when saved
+    there and else from the web, saved into it (`record_missing=True`, vcrpy's "once"); or pass any `Fetcher`.
     Use `async with JobManager(...) as jm:`, or call `await jm.close()` yourself (methods open it on first use).
     `resume=False` makes a manager that never adopts the unfinished jobs of stopped managers (a tool that only
     reads the store, such as the CLI's `jobs list`, should not start running someone else's batch). `clock` is
@@ -114,14 +128,16 @@ class JobManager(MonitoringMethods):
         fetcher: Fetcher | None = None,
         fixtures: str | Path | None = None,
         record: str | Path | None = None,
+        record_missing: bool = False,
         store: Store | None = None,
         resume: bool = True,
         clock: Clock = utcnow,
         run_schedules: bool = True,
     ) -> None:
         self.settings = arguments.check_settings(settings)
-        if fetcher is not None and (fixtures is not None or record is not None):
-            raise ValidationError("pass either fetcher= or fixtures=/record=, not both")
+        if fetcher is not None and (fixtures is not None or record is not None or record_missing):
+            raise ValidationError("pass either fetcher= or fixtures=/record=/record_missing=, not both")
+        check_sources(fixtures=fixtures, record=record, record_missing=record_missing)
         self._store: Store = store if store is not None else SQLiteStore(path)
         self._clock = clock
         # Extraction, hashing and comparing run here, off the event loop (its threads start on first use).
@@ -133,7 +149,9 @@ class JobManager(MonitoringMethods):
             self._store,
             self.settings,
             owner_id=self._owner_id,
-            fetcher=_fetcher_opener(self.settings, fetcher, fixtures=fixtures, record=record),
+            fetcher=_fetcher_opener(
+                self.settings, fetcher, fixtures=fixtures, record=record, record_missing=record_missing
+            ),
             pool=self._pool,
             clock=clock,
             on_finish=self._finished,
@@ -573,31 +591,38 @@ class JobManager(MonitoringMethods):
         await self._ready()
         return await self._runner.wait(arguments.check_id(job_id, "job_id"), arguments.check_timeout(timeout))
 
-    async def wait_for_batch(self, batch_id: str, timeout: float | None = None) -> list[Job]:
+    async def wait_for_batch(self, batch_id: str, timeout: float | None = None, progress: bool = False) -> list[Job]:
         """Return the batch's jobs in creation order (the order of its `urls`) once all are `completed` or
-        `failed`. Raise `BatchTimeoutError` after `timeout` seconds; the jobs keep running."""
+        `failed`. Raise `BatchTimeoutError` after `timeout` seconds; the jobs keep running. `progress=True` draws
+        a bar as jobs finish: tqdm (a widget in Jupyter with ipywidgets), else rich; `meterlocal[notebook]`."""
         timeout = arguments.check_timeout(timeout)
         jobs = await self._batch_jobs(batch_id)
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        done: list[Job] = []
-        for job in jobs:
-            left = None if deadline is None else max(0.0, deadline - loop.time())
-            try:
-                done.append(job if job.status.is_final else await self.wait_for_job(job.job_id, timeout=left))
-            except JobTimeoutError:
-                unfinished = sum(1 for j in await self._batch_jobs(batch_id) if not j.status.is_final)
-                raise BatchTimeoutError(batch_id, timeout or 0.0, unfinished, len(jobs)) from None
-        return done
+        finished = {j.job_id: j for j in jobs if j.status.is_final}
+        bar = open_bar(len(jobs), done=len(finished), description=f"batch {batch_id[:8]}") if progress else None
+        try:
+            if len(finished) < len(jobs):
+                async for job in self._finishing(batch_id, jobs, timeout):
+                    finished[job.job_id] = job
+                    if bar is not None:
+                        bar.advance(job.status is JobStatus.COMPLETED)
+        finally:
+            if bar is not None:
+                bar.close()
+        return [finished[j.job_id] for j in jobs]
 
     async def iter_batch(self, batch_id: str, timeout: float | None = None) -> AsyncIterator[Job]:
         """Yield the batch's jobs as they finish (those already finished first, in creation order). Raise
         `BatchTimeoutError` after `timeout` seconds; the jobs keep running."""
         jobs = await self._batch_jobs(batch_id)
-        arguments.check_timeout(timeout)
+        timeout = arguments.check_timeout(timeout)
         for job in jobs:
             if job.status.is_final:
                 yield job
+        async for job in self._finishing(batch_id, jobs, timeout):
+            yield job
+
+    async def _finishing(self, batch_id: str, jobs: list[Job], timeout: float | None) -> AsyncIterator[Job]:
+        """The unfinished ones of `jobs` as they finish; `BatchTimeoutError` after `timeout` seconds."""
         waits = [asyncio.ensure_future(self.wait_for_job(j.job_id)) for j in jobs if not j.status.is_final]
         try:
             for finished in asyncio.as_completed(waits, timeout=timeout):
@@ -610,6 +635,21 @@ class JobManager(MonitoringMethods):
         finally:
             for wait in waits:
                 wait.cancel()
+
+    async def resolve_id(self, kind: IdKind, ref: str) -> str:
+        """The full id of the `kind` ("strategy", "job", "batch" or "schedule") whose id is `ref` or starts with
+        it, as git takes short hashes (at least `MIN_ID_PREFIX` characters). Raise that kind's `NotFoundError`
+        when none matches, `AmbiguousIdError` (listing them) when several do."""
+        store = await self._ready()
+        ref = arguments.check_id(ref, f"{kind}_id")
+        matches = await store.ids_starting_with(kind, ref, limit=_AMBIGUOUS_SHOWN)
+        if ref in matches:
+            return ref
+        if len(ref) >= MIN_ID_PREFIX and len(matches) == 1:
+            return matches[0]
+        if len(ref) >= MIN_ID_PREFIX and matches:
+            raise AmbiguousIdError(kind, ref, matches)
+        raise _NOT_FOUND[kind](ref)
 
     async def _batch_jobs(self, batch_id: str) -> list[Job]:
         """Every job of the batch, in creation order."""
@@ -655,21 +695,67 @@ class JobManager(MonitoringMethods):
             ),
         )
 
-    async def get_strategy_history(self, strategy_id: str, limit: int | None = None) -> list[HistoryEntry]:
+    async def get_strategy_history(self, strategy_id: str, limit: int | None = None) -> History:
         """The strategy's jobs, newest first; `has_changes` compares each completed job with the previous completed
         job of the same strategy and URL."""
         await self.get_strategy(strategy_id)
-        return await self._store.history(strategy_id, limit=arguments.check_count(limit, "limit"))
+        return History(await self._store.history(strategy_id, limit=arguments.check_count(limit, "limit")))
+
+    # Export -------------------------------------------------------------------------------------------------
+    async def export(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        strategy_id: str | None = None,
+        job_ids: Sequence[str] | None = None,
+        format: str | None = None,
+    ) -> int:
+        """Write results to `path` as `meterlocal.export` does (format from the file name), reading the store one
+        job at a time, so a long history never sits in memory; return the number of rows. `strategy_id`: every
+        completed job of the strategy, oldest first, each row with its `job_id` and `job_url`; `job_ids`: those
+        jobs in that order (one job: just its items; it must be completed)."""
+        await self._ready()
+        if (strategy_id is None) == (job_ids is None):
+            raise ValidationError(
+                "pass strategy_id= (a strategy's history) or job_ids= (some jobs), not both or neither"
+            )
+        if strategy_id is not None:
+            history = await self.get_strategy_history(strategy_id)
+            ids = [e.job_id for e in reversed(history) if e.status is JobStatus.COMPLETED]
+        else:
+            if isinstance(job_ids, str) or not isinstance(job_ids, Sequence):
+                raise ValidationError(f"job_ids must be a list of job ids, not {type(job_ids).__name__}")
+            ids = [arguments.check_id(i, "job_ids") for i in job_ids]
+        loop = asyncio.get_running_loop()
+        run = functools.partial(loop.run_in_executor, self._pool)
+        writer = await run(
+            functools.partial(ExportWriter, path, format, several=strategy_id is not None or len(ids) != 1)
+        )
+        try:
+            for job_id in ids:
+                await run(writer.write, await self.get_job(job_id))
+        except BaseException:
+            writer.abort()
+            raise
+        await run(writer.close)
+        return writer.rows
 
 
 def _fetcher_opener(
-    settings: Settings, fetcher: Fetcher | None, *, fixtures: str | Path | None, record: str | Path | None
+    settings: Settings,
+    fetcher: Fetcher | None,
+    *,
+    fixtures: str | Path | None,
+    record: str | Path | None,
+    record_missing: bool,
 ) -> Callable[[], contextlib.AbstractAsyncContextManager[Fetcher]]:
     """How the runner opens its fetcher: the caller's, left open, or one built from the settings, closed after."""
     if fetcher is not None:
         given = fetcher
         return lambda: contextlib.nullcontext(given)
-    return lambda: contextlib.aclosing(build_fetcher(settings, fixtures=fixtures, record=record))
+    return lambda: contextlib.aclosing(
+        build_fetcher(settings, fixtures=fixtures, record=record, record_missing=record_missing)
+    )
 
 
 def _job_parameters(

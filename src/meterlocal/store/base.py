@@ -19,7 +19,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from meterlocal.models import (
     BatchProgress,
@@ -32,7 +32,7 @@ from meterlocal.models import (
     WebhookDelivery,
 )
 
-__all__ = ["FireOutcome", "JobOutcome", "OwnerInfo", "PruneReport", "Store"]
+__all__ = ["FireOutcome", "IdKind", "JobOutcome", "OwnerInfo", "PruneReport", "Store"]
 
 
 class FireOutcome(enum.StrEnum):
@@ -78,6 +78,10 @@ class JobOutcome:
     warnings: list[str] | None = None
 
 
+IdKind = Literal["strategy", "job", "batch", "schedule"]
+"""The records an id (or an id prefix) can name."""
+
+
 class Store(Protocol):
     """Persistent state of meterlocal. All methods are coroutines; none blocks the event loop."""
 
@@ -121,6 +125,10 @@ class Store(Protocol):
         the same strategy and URL), and a scheduled job whose schedule has a webhook gets a pending delivery."""
 
     async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def ids_starting_with(self, kind: IdKind, prefix: str, *, limit: int) -> list[str]:
+        """Up to `limit` ids of live records of `kind` that start with `prefix`, in id order (for git-like
+        short ids: one match is the record, two mean the prefix is ambiguous)."""
 
     async def list_jobs(
         self,

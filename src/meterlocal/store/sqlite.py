@@ -36,7 +36,7 @@ import orjson
 
 from meterlocal.errors import StrategyNotFoundError, UnavailableError, ValidationError
 from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy, format_timestamp, utcnow
-from meterlocal.store.base import JobOutcome, OwnerInfo
+from meterlocal.store.base import IdKind, JobOutcome, OwnerInfo
 from meterlocal.store.monitoring import MonitoringQueries
 from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
@@ -54,6 +54,14 @@ _BACKOFF_MAX = 0.2
 
 _SQL_INSERT_STRATEGY = STRATEGIES.insert()
 _SQL_GET_STRATEGY = STRATEGIES.select("WHERE strategy_id = ? AND deleted_at IS NULL")
+_SQL_IDS_STARTING_WITH: dict[IdKind, str] = {
+    "strategy": "SELECT strategy_id FROM strategies WHERE strategy_id >= ? AND strategy_id < ? "
+    "AND deleted_at IS NULL ORDER BY strategy_id LIMIT ?",
+    "job": "SELECT job_id FROM jobs WHERE job_id >= ? AND job_id < ? ORDER BY job_id LIMIT ?",
+    "batch": "SELECT DISTINCT batch_id FROM jobs WHERE batch_id >= ? AND batch_id < ? ORDER BY batch_id LIMIT ?",
+    "schedule": "SELECT schedule_id FROM schedules WHERE schedule_id >= ? AND schedule_id < ? "
+    "AND deleted_at IS NULL ORDER BY schedule_id LIMIT ?",
+}
 _SQL_LIST_STRATEGIES = STRATEGIES.select(
     "WHERE deleted_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
 )
@@ -359,6 +367,14 @@ class SQLiteStore(MonitoringQueries):
     async def get_strategy(self, strategy_id: str) -> Strategy | None:
         rows = await self._rows(_SQL_GET_STRATEGY, (strategy_id,))
         return STRATEGIES.decode(rows[0]) if rows else None
+
+    async def ids_starting_with(self, kind: IdKind, prefix: str, *, limit: int) -> list[str]:
+        """Ids of `kind` from `prefix` up to (not including) the prefix with its last character raised: a range
+        the primary key's index answers, where LIKE would scan."""
+        if not prefix:
+            return []
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return [row[0] for row in await self._rows(_SQL_IDS_STARTING_WITH[kind], (prefix, upper, limit))]
 
     async def list_strategies(self, *, limit: int, offset: int) -> list[Strategy]:
         """Live strategies, newest first (creation time, then insertion order)."""

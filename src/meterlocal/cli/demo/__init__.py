@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import time
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.console import Console
 
 from meterlocal.arguments import MAX_LIST_LIMIT
 from meterlocal.cli.output import comparison_table, console, history_table, job_summary, results_table
-from meterlocal.cli.root import cli, database, db_option, run_async
+from meterlocal.cli.root import cli, database, db_option, invocation, run_async
 from meterlocal.manager import JobManager
 from meterlocal.models import Job, Strategy
 
@@ -142,7 +143,12 @@ async def _demo(path: Path, rows: int) -> int:
         await pages.stop()
     failed = [job for job in first + second if job.status.value != "completed"]
     con.print(f"Done in {time.perf_counter() - started:.1f} s. Database: {path}", soft_wrap=True)
-    con.print("Try: meterlocal jobs list --db " + str(path) + f"  |  meterlocal history {URBAN_AREAS!r} --db {path}")
+    me, db = invocation(), shlex.quote(str(path))
+    con.print(f"Try: {me} jobs list --db {db}", soft_wrap=True)
+    con.print(f"     {me} history {shlex.quote(URBAN_AREAS)} --db {db}", soft_wrap=True)
+    con.print(f"     {me} compare {shlex.quote(URBAN_AREAS)} --latest --db {db}", soft_wrap=True)
+    if me != "meterlocal":
+        con.print("(or activate the virtualenv first, and `meterlocal` is on PATH)", soft_wrap=True)
     return 1 if failed else 0
 
 
