@@ -14,6 +14,7 @@ from meterlocal.errors import (
     ExtractionError,
     FetchError,
     FetchTimeoutError,
+    GeneratorMissingError,
     HTTPStatusError,
     JobNotFoundError,
     JobStateError,
@@ -29,6 +30,7 @@ from meterlocal.errors import (
 )
 from meterlocal.extract import compile_strategy, extract, strategy_json_schema
 from meterlocal.extract.infer import StrategyProposal, infer_strategy
+from meterlocal.extract.repair import RepairProposal, suggest_repair
 from meterlocal.manager import JobManager
 from meterlocal.models import (
     Batch,
@@ -66,6 +68,7 @@ __all__ = [
     "ExtractionError",
     "FetchError",
     "FetchTimeoutError",
+    "GeneratorMissingError",
     "HTTPStatusError",
     "HistoryEntry",
     "Job",
@@ -77,6 +80,7 @@ __all__ = [
     "ManualClock",
     "MeterlocalError",
     "NotFoundError",
+    "RepairProposal",
     "ResponseTooLargeError",
     "Schedule",
     "ScheduleChanges",
@@ -100,4 +104,5 @@ __all__ = [
     "infer_strategy",
     "strategy_json_schema",
     "structural_signature",
+    "suggest_repair",
 ]
