@@ -11,6 +11,8 @@ compiled extraction, so the proposal extracts exactly what `extract` will.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import math
 import re
@@ -74,8 +76,14 @@ class _Place:
 
     element: Any
     attr: str | None
-    regex: tuple[str, ...]  # regex candidates, most general first; empty: the whole value
+    whole: str | None  # the text or attribute the value is a part of (None: the value is all of it)
+    value: str
     rank: int  # 0 exact text, 1 exact attribute, 2 part of a text or attribute
+
+    @property
+    def regex(self) -> tuple[str, ...]:
+        """Regex candidates that take the value out of the whole, most general first; empty: the whole value."""
+        return () if self.whole is None else _regexes(self.whole, self.value)
 
 
 @dataclass(slots=True)
@@ -151,6 +159,7 @@ def _check_exclude(exclude: Any) -> frozenset[str]:
     return frozenset(values)
 
 
+@functools.lru_cache(maxsize=4096)
 def _regexes(whole: str, value: str) -> tuple[str, ...]:
     """Patterns that take `value` out of `whole` (where it occurs), the most general first."""
     start = whole.find(value)
@@ -274,7 +283,7 @@ def _path(place: _Place, item: Any, siblings: int = 0) -> tuple[Any, ...]:
     located = _locate(place.element, item, siblings)
     offset, box = located if located is not None else (-1, item)
     steps = [place.element, *_ancestors(place.element, box)] if place.element is not box else []
-    return (offset, *((s.tag, *_stable_classes(s)) for s in reversed(steps)), place.attr, bool(place.regex))
+    return (offset, *((s.tag, *_stable_classes(s)) for s in reversed(steps)), place.attr, place.whole is not None)
 
 
 def _meet(depths: dict[int, int], el: Any) -> int:
@@ -288,6 +297,67 @@ def _meet(depths: dict[int, int], el: Any) -> int:
 
 def _nth(el: Any) -> int:
     return 1 + sum(1 for s in el.itersiblings(preceding=True) if s.tag == el.tag)
+
+
+class _Attributes:
+    """The page's non-empty attributes, (element, name, normalised value, absolute link or None) each, with the
+    lookups inference makes per example value: equal to it, linking to it, or containing it (one C-speed scan of
+    all short attribute texts joined, instead of a Python loop over every attribute)."""
+
+    __slots__ = ("_linked", "_links", "_numbers", "attrs", "blob", "exact", "page", "starts")
+
+    def __init__(self, root: Any, page: Page) -> None:
+        self.attrs: list[tuple[Any, str, str, str | None]] = []
+        self.exact: dict[str, list[int]] = {}
+        self.page = page
+        self._links: dict[str, list[int]] | None = None
+        self._linked: list[int] = []
+        texts: list[str] = []
+        self.starts: list[int] = []
+        at = 0
+        for el in root.iter():
+            if not isinstance(el.tag, str):
+                continue
+            for name, raw in el.attrib.items():
+                attribute = normalize_space(raw)
+                if not attribute:
+                    continue
+                link = name in LINK_ATTRIBUTES
+                n = len(self.attrs)
+                self.attrs.append((el, name, attribute, attribute if link else None))
+                self.exact.setdefault(attribute, []).append(n)
+                if link:
+                    self._linked.append(n)
+                elif len(attribute) <= 200:
+                    self.starts.append(at)
+                    texts.append(attribute)
+                    at += len(attribute) + 1
+        self._numbers = [n for n, a in enumerate(self.attrs) if a[3] is None and len(a[2]) <= 200]
+        self.blob = "\x00".join(texts)
+
+    def linking(self, link: str) -> list[int]:
+        """The link attributes (href, src, ...) whose absolute URL is `link`; resolved once, on the first ask."""
+        links = self._links
+        if links is None:
+            links = {}
+            self._links = links
+            for n in self._linked:
+                links.setdefault(self.page.link(self.attrs[n][2]), []).append(n)
+        return links.get(link, [])
+
+    def containing(self, value: str, limit: int = 4 * _MAX_PLACES) -> list[int]:
+        """The attributes (not links) of at most 200 characters that contain `value`, in document order."""
+        found: list[int] = []
+        at = self.blob.find(value)
+        while at >= 0 and len(found) < limit:
+            slot = bisect.bisect_right(self.starts, at) - 1
+            end = self.starts[slot] + len(self.attrs[self._numbers[slot]][2])
+            if at + len(value) <= end:  # inside one attribute, not across the separator
+                found.append(self._numbers[slot])
+                at = self.blob.find(value, end)
+            else:
+                at = self.blob.find(value, at + 1)
+        return found
 
 
 class _Inference:
@@ -313,14 +383,16 @@ class _Inference:
         self.options: list[dict[str, list[_Place]]] = []  # per example: each field's places
         self._texts: dict[Any, str] = {}
         self._pieces: list[tuple[str, Any]] | None = None
-        self._attrs: list[tuple[Any, str, str, str | None]] | None = None
+        self._depths: dict[Any, int] = {}
+        self._attrs: _Attributes | None = None
         self._records: dict[bytes, Any] = {}  # field spec -> its compiled reader (None: not a valid spec)
         if parsed is not None:  # another inference on the same page: what it learned about the page holds
-            self._texts, self._pieces, self._attrs, self._records = (
+            self._texts, self._pieces, self._attrs, self._records, self._depths = (
                 parsed._texts,
                 parsed._pieces,
                 parsed._attrs,
                 parsed._records,
+                parsed._depths,
             )
 
     def again(self, examples: Any, exclude: Sequence[Any] = ()) -> _Inference:
@@ -335,6 +407,14 @@ class _Inference:
             return False
 
     # Finding the values ------------------------------------------------------------------------------------------
+    def depth(self, el: Any) -> int:
+        """`_depth(el)`, remembered (the dict keeps the element alive, so its id stays its own)."""
+        found = self._depths.get(el)
+        if found is None:
+            parent = el.getparent()
+            found = self._depths[el] = 0 if parent is None else self.depth(parent) + 1
+        return found
+
     def text(self, el: Any) -> str:
         cached = self._texts.get(el)
         if cached is None:
@@ -349,7 +429,7 @@ class _Inference:
         if not places:
             where = "" if hint is None else f" (read as {hint!r})"
             raise ValidationError(f"example value {value!r} of field {field!r} is not on the page{where}")
-        places.sort(key=lambda p: (p.rank, -_depth(p.element)))
+        places.sort(key=lambda p: (p.rank, -self.depth(p.element)))
         return places[:_MAX_PLACES]
 
     def _text_places(self, value: str) -> list[_Place]:
@@ -370,17 +450,20 @@ class _Inference:
                     found[id(el)] = el
                     break
         holders = list(found.values())
-        in_body = [h for h in holders if any(a.tag == "body" for a in h.iterancestors())]
-        holders = in_body or holders
-        above = {id(a) for h in holders for a in h.iterancestors()}
+        above: set[int] = set()  # ancestors of holders: walked once each, chains share their tops
+        for h in holders:
+            for a in h.iterancestors():
+                if id(a) in above:
+                    break
+                above.add(id(a))
         deepest = [h for h in holders if id(h) not in above]
         places: list[_Place] = []
         for el in deepest:
             text = self.text(el)
             if text == value:
-                places.append(_Place(el, None, (), 0))
+                places.append(_Place(el, None, None, value, 0))
             else:
-                places.append(_Place(el, None, _regexes(text, value), 2))
+                places.append(_Place(el, None, text, value, 2))
         return places
 
     def _text_nodes(self) -> list[tuple[str, Any]]:
@@ -401,34 +484,26 @@ class _Inference:
             self._pieces = pieces
         return self._pieces
 
-    def _attributes(self) -> list[tuple[Any, str, str, str | None]]:
-        """Every non-empty attribute: (element, name, normalised value, absolute link or None), made once."""
+    def _attributes(self) -> _Attributes:
+        """Every non-empty attribute of the page, indexed (made once)."""
         if self._attrs is None:
-            attrs: list[tuple[Any, str, str, str | None]] = []
-            for el in self.root.iter():
-                if not isinstance(el.tag, str):
-                    continue
-                for name, raw in el.attrib.items():
-                    attribute = normalize_space(raw)
-                    if attribute:
-                        link = self.page.link(attribute) if name in LINK_ATTRIBUTES else None
-                        attrs.append((el, name, attribute, link))
-            self._attrs = attrs
+            self._attrs = _Attributes(self.root, self.page)
         return self._attrs
 
     def _attribute_places(self, value: str, hint: str | None) -> list[_Place]:
-        link = self.page.link(value)
+        index = self._attributes()
+        whole = set(index.exact.get(value, ()))
+        if "/" in value or "." in value or "#" in value or "?" in value:  # it may be a link, as written or resolved
+            whole |= set(index.linking(self.page.link(value)))
         places: list[_Place] = []
-        for el, name, attribute, absolute in self._attributes():
+        for n in sorted(whole | set(index.containing(value))):
+            el, name, attribute, absolute = index.attrs[n]
             if hint is not None and name != hint:
                 continue
-            if absolute is not None:
-                if attribute == value or absolute == link:
-                    places.append(_Place(el, name, (), 1))
-            elif attribute == value:
-                places.append(_Place(el, name, (), 1))
-            elif value in attribute and len(attribute) <= 200:
-                places.append(_Place(el, name, _regexes(attribute, value), 3))
+            if n in whole:
+                places.append(_Place(el, name, None, value, 1))
+            elif absolute is None:
+                places.append(_Place(el, name, attribute, value, 3))
         return places
 
     # Choosing elements and the container ------------------------------------------------------------------------
@@ -451,7 +526,7 @@ class _Inference:
                     chosen[field] = max(places, key=lambda p: (_meet(depths, p.element), -p.rank))
             top = _common_ancestor([p.element for p in chosen.values()])
             holds = avoid is not None and (top is avoid or any(a is top for a in avoid.iterancestors()))
-            score = (_depth(top) - (1000 if holds else 0), -sum(p.rank for p in chosen.values()))
+            score = (self.depth(top) - (1000 if holds else 0), -sum(p.rank for p in chosen.values()))
             if best is None or score > best[0]:
                 best = (score, chosen)
         assert best is not None
