@@ -19,15 +19,10 @@ from meterlocal import (
     ValidationError,
 )
 from meterlocal.generation import GenerationRequest
-from support import PAGES, Site
+from support import LAMPS, PAGES, Site
 
 BOOKS = (PAGES / "books_toscrape" / "catalogue_index.html").read_bytes()
-LIST = """<html><body>
-<ul class="featured"><li class="item"><b class="name">Sponsored lamp</b><i class="price">$999</i></li></ul>
-<ul class="main">
- <li class="item"><b class="name">Desk lamp</b><i class="price">$10</i></li>
- <li class="item"><b class="name">Floor lamp</b><i class="price">$20</i></li>
-</ul></body></html>"""
+LIST = LAMPS
 REDESIGNED = """<html><body><table class="catalogue">
  <tr class="row"><td class="n">Desk lamp</td><td class="p">$10</td></tr>
  <tr class="row"><td class="n">Floor lamp</td><td class="p">$20</td></tr>

@@ -3,7 +3,9 @@
 For each pair (the same site saved twice), the old page's hand-written strategy runs on the old page (the last
 good run); `suggest_repair` gets that strategy, the new page and those items. The proposal's items are compared,
 field by field and position by position, with what the new page's hand-written strategy extracts. A field is
-back when at least 90% of its reference values are reproduced. Prints a Markdown table.
+back when at least 90% of its reference values are reproduced at the same position; "old values found" counts the
+fields of which at least 90% of the old run's values appear among the proposal's values (items may be added or
+reordered by the redesign, so positions can shift). Prints a Markdown table.
 
     PYTHONPATH=src python tools/repair_accuracy.py
 """
@@ -31,8 +33,8 @@ PAIRS = (  # old -> new, as ../shared/corpus/README.md lists them
 
 def main() -> int:
     pages = {name: (expected, strategy, body) for name, expected, strategy, body in cases()}
-    print("| old -> new | fields | fields back | values reproduced | ms |")
-    print("|---|---:|---:|---:|---:|")
+    print("| old -> new | fields | fields back | values reproduced | old values found (fields) | ms |")
+    print("|---|---:|---:|---:|---:|---:|")
     for old, new in PAIRS:
         old_expected, old_strategy, old_body = pages[old]
         new_expected, new_strategy, new_body = pages[new]
@@ -44,7 +46,7 @@ def main() -> int:
             repair = suggest_repair(old_strategy, new_body, old_items, new_expected["url"])
         except MeterlocalError as exc:
             ms = (time.perf_counter() - started) * 1000
-            print(f"| {old} -> {new} | {len(fields)} | 0 | refused | {ms:.0f} |")
+            print(f"| {old} -> {new} | {len(fields)} | 0 | refused | 0 | {ms:.0f} |")
             print(f"  {old}: {exc}", file=sys.stderr)
             continue
         ms = (time.perf_counter() - started) * 1000
@@ -55,7 +57,8 @@ def main() -> int:
             equal, total = equal + same, total + len(reference)
             back += same >= 0.9 * len(reference)
         share = equal / total if total else 0.0
-        print(f"| {old} -> {new} | {len(fields)} | {back} | {share:.0%} | {ms:.0f} |")
+        found = sum(repair.recovered.get(field, 0.0) >= 0.9 for field in fields)
+        print(f"| {old} -> {new} | {len(fields)} | {back} | {share:.0%} | {found} | {ms:.0f} |")
         print(f"  {old}: lost {repair.lost}; recovered {repair.recovered}", file=sys.stderr)
     return 0
 

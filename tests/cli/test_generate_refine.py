@@ -11,13 +11,9 @@ from click.testing import CliRunner
 
 from meterlocal import JobManager, Settings
 from meterlocal.cli.commands import cli
+from support import LAMPS
 
-LIST = """<html><body>
-<ul class="featured"><li class="item"><b class="name">Sponsored lamp</b><i class="price">$999</i></li></ul>
-<ul class="main">
- <li class="item"><b class="name">Desk lamp</b><i class="price">$10</i></li>
- <li class="item"><b class="name">Floor lamp</b><i class="price">$20</i></li>
-</ul></body></html>"""
+LIST = LAMPS
 REDESIGNED = """<html><body><table>
  <tr class="row"><td class="n">Desk lamp</td><td class="p">$10</td></tr>
  <tr class="row"><td class="n">Floor lamp</td><td class="p">$20</td></tr>

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+import support
 from meterlocal import RepairProposal, ValidationError, compile_strategy, extract, suggest_repair
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("infer_accuracy", ROOT / "tools" / "infer_accuracy.py")
-assert _spec is not None and _spec.loader is not None
-accuracy_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(accuracy_tool)
+accuracy_tool = support.accuracy_tool()
 CASES = {name: (expected, strategy, body) for name, expected, strategy, body in accuracy_tool.cases()}
 
 

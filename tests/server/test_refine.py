@@ -9,12 +9,9 @@ from typing import Any
 import pytest
 from meter_sdk import MeterClient, MeterError
 
-LIST = """<html><body>
-<ul class="featured"><li class="item"><b class="name">Sponsored lamp</b><i class="price">$999</i></li></ul>
-<ul class="main">
- <li class="item"><b class="name">Desk lamp</b><i class="price">$10</i></li>
- <li class="item"><b class="name">Floor lamp</b><i class="price">$20</i></li>
-</ul></body></html>"""
+from support import LAMPS
+
+LIST = LAMPS
 
 
 @pytest.fixture

@@ -195,14 +195,15 @@ class GenerationMethods:
         """Propose a strategy for the page of job `job_id` (its markup changed), from the items of the strategy's
         last good run before it on the same URL, with the compare of those items and what the proposal extracts.
 
-        The page is fetched again (fixtures apply) unless given as `page`. Nothing is applied: pass
+        The page is fetched again (fixtures apply) unless given as `page` (the redesigned page: then `job_id` may
+        be the good run itself, whose items are the examples). Nothing is applied: pass
         `suggestion.strategy` to `update_strategy` to use it. Raise `ValidationError` when there is no earlier
         run with items, or when the old values are not on the new page.
         """
         await self._ready()
         job = await self.get_job(job_id)
         strategy = await self.get_strategy(job.strategy_id)
-        good = await self._last_good_run(job)
+        good = job if page is not None and job.results else await self._last_good_run(job)
         if page is None:
             response = await self._runner.fetch(FetchRequest(url=job.url))
             page, url = response.body, response.url
