@@ -12,6 +12,7 @@ elsewhere so it does not overwrite the committed results.
     growth   bytes a schedule adds to the store per run: 1,000 runs of an unchanged and of a changing page
     webhooks delivery latency from job finished to webhook received, and attempts against a failing receiver
     breakdown where a job's CPU goes: fetch, parse, extract, hash, signature, store, other (ms per page)
+    infer    infer_strategy's time on every saved page, from one and from two examples
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from benchmarks.machine import describe
 from benchmarks.options import RESULTS, Options
 from benchmarks.report import SuiteResult, write_result
 
-SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "breakdown")
+SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "breakdown", "infer")
 
 
 def run_suite(name: str, options: Options) -> SuiteResult:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib.util
 import json
 import mimetypes
 import uuid
@@ -24,6 +26,26 @@ STRATEGIES = FIXTURES / "strategies"
 EXPECTED = FIXTURES / "expected"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# A small shop page for strategy writing: a sponsored item in its own list before the real ones.
+LAMPS = """<html><body>
+<ul class="featured"><li class="item"><b class="name">Sponsored lamp</b><i class="price">$999</i></li></ul>
+<ul class="main">
+ <li class="item"><b class="name">Desk lamp</b><i class="price">$10</i></li>
+ <li class="item"><b class="name">Floor lamp</b><i class="price">$20</i></li>
+</ul></body></html>"""
+
+
+@functools.cache
+def accuracy_tool() -> Any:
+    """`tools/infer_accuracy.py` as a module (the pages and examples the accuracy table is measured on)."""
+    spec = importlib.util.spec_from_file_location("infer_accuracy", ROOT / "tools" / "infer_accuracy.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # The books.toscrape.com catalogue page (fixtures/pages) and a strategy for its 20 books.
 BOOKS = {

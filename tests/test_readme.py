@@ -51,3 +51,23 @@ def test_the_monitoring_example_runs_and_prints_what_the_readme_says(tmp_path: P
         "1 0",
         "[{'title': 'Beloved', 'price': '£9'}] [('£7', '£8')]",
     ]
+
+
+def test_the_generating_example_runs_generate_refine_repair_and_the_hook(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Generating strategies", 1)[1]
+    after = section.split("(this block is run by `tests/test_readme.py`, offline on the saved pages):", 1)[1]
+    match = re.search(r"```python\n(.*?)```", after, re.DOTALL)
+    assert match is not None
+    (tmp_path / "fixtures").symlink_to(ROOT / "fixtures")
+    (tmp_path / "generating.py").write_text(match.group(1), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "generating.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    same_id, rest = done.stdout.splitlines()[0].split(" ", 1)
+    assert same_id == "True"
+    assert "{'name': 'Greater London Built-up area', 'rank': '1'}" in rest
+    recovered = done.stdout.splitlines()[1]
+    assert "'rank': 1.0" in recovered
+    assert done.stdout.splitlines()[2] == "{'name': 'Greater London Built-up area'}"

@@ -15,6 +15,7 @@ from meterlocal.errors import (
     ExtractionError,
     FetchError,
     FetchTimeoutError,
+    GeneratorMissingError,
     HTTPStatusError,
     JobNotFoundError,
     JobStateError,
@@ -31,6 +32,7 @@ from meterlocal.errors import (
 )
 from meterlocal.extract import compile_strategy, extract, strategy_json_schema
 from meterlocal.extract.infer import StrategyProposal, infer_strategy
+from meterlocal.extract.repair import RepairProposal, suggest_repair
 from meterlocal.manager import JobManager
 from meterlocal.models import (
     Batch,
@@ -71,6 +73,7 @@ __all__ = [
     "ExtractionError",
     "FetchError",
     "FetchTimeoutError",
+    "GeneratorMissingError",
     "HTTPStatusError",
     "History",
     "HistoryEntry",
@@ -84,6 +87,7 @@ __all__ = [
     "MeterlocalError",
     "MissingDependencyError",
     "NotFoundError",
+    "RepairProposal",
     "ResponseTooLargeError",
     "Schedule",
     "ScheduleChanges",
@@ -108,5 +112,6 @@ __all__ = [
     "infer_strategy",
     "strategy_json_schema",
     "structural_signature",
+    "suggest_repair",
     "to_dataframe",
 ]

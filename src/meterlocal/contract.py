@@ -67,6 +67,7 @@ __all__ = [
     "Limit",
     "Offset",
     "PageQuery",
+    "RefineStrategyBody",
     "ScheduleChangesOut",
     "ScheduleDeletedOut",
     "ScheduleOut",
@@ -269,6 +270,17 @@ class GenerateStrategyBody(_Body):
     force_api: bool = Field(False, description="Meter's: prefer an API scraper (ignored)")
     scraper_type: str | None = Field(None, description="Meter's scraper choice (ignored: css)")
     strategy_group_id: str | None = Field(None, description="Meter's strategy group (ignored)")
+
+
+class RefineStrategyBody(_Body):
+    """`POST /api/strategies/{id}/refine`: Meter's `{"feedback": ...}`; meterlocal reads examples from it."""
+
+    feedback: str | list[dict[str, Any]] | dict[str, Any] = Field(
+        description=(
+            'More examples ([{field: value}]), {"exclude": [values]}, both ({"examples": [...], "exclude": [...]}), '
+            "or the same as JSON text (meter-sdk sends a string); other text needs Settings(strategy_generator=...)"
+        )
+    )
 
 
 _KEPT_UNLESS_GIVEN = ("name", "description", "strategy")

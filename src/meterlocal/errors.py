@@ -18,6 +18,8 @@
     │   ├── ResponseTooLargeError             the body passed the size limit while streaming (.limit)
     │   └── BlockedURLError                   the security policy refused the URL (scheme, private address)
     ├── UnavailableError                      the store or manager cannot serve now (closed, read-only); HTTP 503
+    ├── GeneratorMissingError (NotImplementedError)  a description-only generate/refine and no
+    │                                         Settings(strategy_generator=...); HTTP 501
     └── MissingDependencyError (ImportError)  an optional package is not installed (.package, .extra)
 
 Job-level failures (fetch and extraction) never escape `JobManager`: they become a `failed` job whose `error`
@@ -35,6 +37,7 @@ __all__ = [
     "ExtractionError",
     "FetchError",
     "FetchTimeoutError",
+    "GeneratorMissingError",
     "HTTPStatusError",
     "JobNotFoundError",
     "JobStateError",
@@ -177,6 +180,10 @@ class BlockedURLError(FetchError):
 
 class UnavailableError(MeterlocalError):
     """The store or the manager cannot serve the request now (closed, read-only file, disk full)."""
+
+
+class GeneratorMissingError(MeterlocalError, NotImplementedError):
+    """A strategy was asked for from a description only, and no `Settings(strategy_generator=...)` is set."""
 
 
 class EventLoopError(MeterlocalError, RuntimeError):

@@ -5,6 +5,7 @@ The defaults are the documented resource limits (README, "Limits"): each bounds 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -112,6 +113,15 @@ class Settings(BaseModel):
     )
     webhook_backoff_max: float = Field(3600.0, ge=0, description="Longest wait between two delivery attempts")
     webhook_concurrency: int = Field(4, ge=1, le=256, description="Webhook deliveries in flight at once")
+
+    # Strategy generation
+    strategy_generator: Callable[..., Any] | None = Field(
+        None,
+        description=(
+            "Your own generator for description-only generate/refine requests (an LLM client, say): called with a "
+            "GenerationRequest, returns a strategy document (sync or async). None: such requests answer 501"
+        ),
+    )
 
     @field_validator("user_agent")
     @classmethod

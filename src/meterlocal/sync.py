@@ -134,6 +134,8 @@ class SyncJobManager:
     # Strategies
     create_strategy = _blocking(JobManager.create_strategy)
     generate_strategy = _blocking(JobManager.generate_strategy)
+    refine_strategy = _blocking(JobManager.refine_strategy)
+    suggest_repair = _blocking(JobManager.suggest_repair)
     strategy = _blocking(JobManager.strategy)
     get_strategy = _blocking(JobManager.get_strategy)
     list_strategies = _blocking(JobManager.list_strategies)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import time
 from pathlib import Path
@@ -11,13 +10,11 @@ from typing import Any
 
 import pytest
 
+import support
 from meterlocal import MeterlocalError, ValidationError, extract, infer_strategy
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("infer_accuracy", ROOT / "tools" / "infer_accuracy.py")
-assert _spec is not None and _spec.loader is not None
-accuracy_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(accuracy_tool)
+accuracy_tool = support.accuracy_tool()
 CASES = {name: (expected, body) for name, expected, _, body in accuracy_tool.cases()}
 BOOKS = CASES["books_toscrape_catalogue_index"]
 

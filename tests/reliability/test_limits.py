@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "webhook_backoff_base": 5.0,
     "webhook_backoff_max": 3600.0,
     "webhook_concurrency": 4,
+    "strategy_generator": None,
 }
 
 INVALID: dict[str, list[Any]] = {
@@ -93,6 +94,7 @@ INVALID: dict[str, list[Any]] = {
     "webhook_backoff_base": [-1, math.inf],
     "webhook_backoff_max": [-1, math.nan],
     "webhook_concurrency": [0, 257],
+    "strategy_generator": ["an LLM", 42],
 }
 
 

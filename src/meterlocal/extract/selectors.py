@@ -19,6 +19,7 @@ and `~=` words are split on HTML's ASCII whitespace (form feed included, U+00A0 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -693,11 +694,19 @@ def compile_css(source: str, *, field: str | None = None) -> Query:
             selector=source,
         )
     try:
-        return _compile_css(source, field)
+        return _compile_css_cached(source, field, native.module() is not None)
     except RecursionError:  # a selector this deep is refused above; this is the backstop for what slips by
         raise StrategyError(
             f"selector {quoted(source)} nests too deeply to be compiled{_where(field)}", field=field, selector=source
         ) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_css_cached(source: str, field: str | None, use_native: bool) -> Query:
+    # Compiled queries are read-only, so strategies (and inference, which tries hundreds of candidates) share them;
+    # `use_native` keys the cache because a query compiled under `native.pure_python()` is a different object.
+    del use_native
+    return _compile_css(source, field)
 
 
 def _compile_css(source: str, field: str | None) -> Query:

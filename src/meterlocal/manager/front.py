@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypedDict, Unpack, overload
 
-from meterlocal import arguments, generation
+from meterlocal import arguments
 from meterlocal.arguments import UNSET, Unset
 from meterlocal.detect import compare
 from meterlocal.errors import (
@@ -43,9 +43,9 @@ from meterlocal.errors import (
     ValidationError,
 )
 from meterlocal.extract import ApiStrategy, CompiledStrategy, compile_strategy
-from meterlocal.fetch import Fetcher, FetchRequest, build_fetcher, check_sources
-from meterlocal.generation import GeneratedStrategy
+from meterlocal.fetch import Fetcher, build_fetcher, check_sources
 from meterlocal.lease import LeaseKeeper
+from meterlocal.manager.generating import GenerationMethods
 from meterlocal.manager.monitoring import MonitoringMethods
 from meterlocal.models import (
     Batch,
@@ -105,7 +105,7 @@ class _Collaborator(Protocol):
         """End within about `timeout` seconds, leaving unfinished work in the store for the next manager."""
 
 
-class JobManager(MonitoringMethods):
+class JobManager(MonitoringMethods, GenerationMethods):
     """Strategies, jobs and batches over one store, run inside the caller's event loop.
 
     `path` is a SQLite file (created if missing) or ":memory:". Pages come from the web (`HttpFetcher`), from a
@@ -362,50 +362,6 @@ class JobManager(MonitoringMethods):
             strategy=wanted.strategy,
             output_schema=wanted.output_schema,
             filter_config=wanted.filter_config,
-        )
-
-    async def generate_strategy(
-        self,
-        url: str,
-        *,
-        examples: Sequence[Mapping[str, Any]],
-        name: str | None = None,
-        description: str = "",
-        output_schema: Mapping[str, Any] | None = None,
-        filter_config: Mapping[str, Any] | None = None,
-    ) -> GeneratedStrategy:
-        """Fetch `url`, write a strategy from `examples` (`infer_strategy`), save it and return it with a preview.
-
-        Raise `FetchError` when the page cannot be fetched and `ValidationError` when an example value is not on
-        it (the message names the field and the value).
-        """
-        await self._ready()
-        checked = generation.check_examples(examples)
-        url = arguments.check_url(url, "url", allow_file_urls=self.settings.allow_file_urls)
-        response = await self._runner.fetch(FetchRequest(url=url))
-        proposal = await asyncio.get_running_loop().run_in_executor(self._pool, generation.propose, response, checked)
-        saved = await self.create_strategy(
-            name or f"Strategy for {url}",
-            proposal.strategy,
-            url=url,
-            description=description,
-            output_schema=output_schema,
-            filter_config=filter_config,
-        )
-        preview = proposal.items
-        if output_schema or filter_config:  # the preview shows what jobs will store
-            preview = compile_strategy(saved).run(response.body, url=response.url).items
-        return generation.GeneratedStrategy(
-            strategy_id=saved.strategy_id,
-            name=saved.name,
-            url=url,
-            strategy=saved.strategy,
-            preview_data=preview[: generation.PREVIEW_ITEMS],
-            item_count=len(preview),
-            confidence=proposal.confidence,
-            fill_rate=proposal.fill_rate,
-            warnings=proposal.warnings,
-            saved=saved,
         )
 
     async def get_strategy(self, strategy_id: str) -> Strategy:

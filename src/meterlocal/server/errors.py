@@ -5,6 +5,7 @@
     NotFoundError                                         404 "Job not found: ID" / "Strategy not found: ID" / ...
     JobTimeoutError                                       503, the job keeps running; the body carries `job_id`
     UnavailableError                                      503
+    GeneratorMissingError                                 501 (a description and no strategy_generator)
     aiohttp's HTTPException (404, 405, 413, ...)          its status, its reason as detail
     anything else                                         500 "Internal server error" (logged with traceback)
 
@@ -20,7 +21,13 @@ import orjson
 from aiohttp import web
 
 from meterlocal.contract import ErrorOut
-from meterlocal.errors import JobTimeoutError, NotFoundError, UnavailableError, ValidationError
+from meterlocal.errors import (
+    GeneratorMissingError,
+    JobTimeoutError,
+    NotFoundError,
+    UnavailableError,
+    ValidationError,
+)
 
 __all__ = ["MAX_BODY_KEY", "ApiError", "error_middleware", "error_response"]
 
@@ -89,6 +96,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return error_response(503, detail, headers={"Retry-After": "5"}, job_id=exc.job_id)
     except UnavailableError as exc:
         return error_response(503, str(exc))
+    except GeneratorMissingError as exc:
+        return error_response(501, str(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # no handler redirects; keep aiohttp's own behaviour for anything that is not an error

@@ -39,6 +39,7 @@ from meterlocal.contract import (
     JobOut,
     JobsQuery,
     PageQuery,
+    RefineStrategyBody,
     ScheduleChangesOut,
     ScheduleDeletedOut,
     ScheduleOut,
@@ -192,6 +193,16 @@ ROUTES: tuple[Route[Any, Any], ...] = (
         response=dict[str, Any],  # a strategy (StrategyOut's keys) with preview_data, confidence and fill_rate
         status=201,
         errors=(400, 501),
+    ),
+    Route(
+        "POST",
+        "/api/strategies/{strategy_id}/refine",
+        strategies.refine_strategy,
+        "refineStrategy",
+        "Write the strategy again from its examples plus the feedback, on the page it was generated from (same id)",
+        body=RefineStrategyBody,
+        response=dict[str, Any],  # as generate: the strategy's keys with preview_data, confidence and fill_rate
+        errors=(400, 404, 501),
     ),
     _history("/api/strategies/{strategy_id}/history", "getStrategyHistory"),
     Route(

@@ -9,10 +9,11 @@ from meterlocal.contract import (
     DeletedOut,
     GenerateStrategyBody,
     PageQuery,
+    RefineStrategyBody,
     StrategyOut,
     UpdateStrategyBody,
 )
-from meterlocal.server.errors import ApiError
+from meterlocal.generation import GeneratedStrategy
 from meterlocal.server.routing import Call
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "generate_strategy",
     "get_strategy",
     "list_strategies",
+    "refine_strategy",
     "update_strategy",
 ]
 
@@ -45,13 +47,7 @@ async def create_strategy(call: Call[CreateStrategyBody, None]) -> StrategyOut:
 
 async def generate_strategy(call: Call[GenerateStrategyBody, None]) -> dict[str, Any]:
     body = call.body
-    if not body.examples:
-        raise ApiError(
-            501,
-            "Generating a strategy from a description needs Meter's LLM, which meterlocal does not have: send "
-            '"examples", one or two {field: value as seen on the page} objects, and meterlocal writes the '
-            'strategy from them (or create it with POST /api/strategies {"name", "url", "strategy"})',
-        )
+    # Without examples: the Settings' strategy_generator, or 501 (GeneratorMissingError) before any fetch.
     generated = await call.manager.generate_strategy(
         body.url,
         examples=body.examples,
@@ -60,6 +56,16 @@ async def generate_strategy(call: Call[GenerateStrategyBody, None]) -> dict[str,
         output_schema=body.output_schema,
         filter_config=body.filter_config,
     )
+    return _generated(generated)
+
+
+async def refine_strategy(call: Call[RefineStrategyBody, None]) -> dict[str, Any]:
+    generated = await call.manager.refine_strategy(call.path("strategy_id"), call.body.feedback)
+    return _generated(generated)
+
+
+def _generated(generated: GeneratedStrategy) -> dict[str, Any]:
+    """Meter's generate/refine response: the strategy's keys, preview_data, attempts, scraper_type, and more."""
     out = StrategyOut.of(generated.saved).model_dump(mode="json")
     out.update(generated.model_dump(mode="json", exclude={"saved"}))
     return out

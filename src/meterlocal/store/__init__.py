@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import os
 
-from meterlocal.store.base import FireOutcome, IdKind, JobOutcome, OwnerInfo, PruneReport, Store
+from meterlocal.store.base import FireOutcome, GenerationInput, IdKind, JobOutcome, OwnerInfo, PruneReport, Store
 from meterlocal.store.sqlite import SQLiteStore
 
-__all__ = ["FireOutcome", "IdKind", "JobOutcome", "OwnerInfo", "PruneReport", "SQLiteStore", "Store", "open_store"]
+__all__ = [
+    "FireOutcome",
+    "GenerationInput",
+    "IdKind",
+    "JobOutcome",
+    "OwnerInfo",
+    "PruneReport",
+    "SQLiteStore",
+    "Store",
+    "open_store",
+]
 
 
 async def open_store(path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> Store:

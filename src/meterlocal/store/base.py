@@ -63,6 +63,21 @@ class OwnerInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class GenerationInput:
+    """The page and the examples a strategy was written from, kept so that refining re-infers without fetching."""
+
+    strategy_id: str
+    url: str
+    final_url: str | None
+    content_type: str | None
+    examples: list[dict[str, Any]]
+    exclude: list[Any]
+    created_at: datetime
+    updated_at: datetime
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class JobOutcome:
     """What a finished run wrote: `status` is COMPLETED (results set) or FAILED (error set)."""
 
@@ -109,6 +124,12 @@ class Store(Protocol):
         """Remove the strategy (its jobs stay, readable by id). Return False if there was none."""
 
     # Jobs ---------------------------------------------------------------------------------------------------
+    async def save_generation(self, record: GenerationInput) -> None:
+        """Keep (or replace) the page and examples a strategy was generated or refined from."""
+
+    async def get_generation(self, strategy_id: str) -> GenerationInput | None:
+        """The page and examples kept for a strategy, or None (it was written by hand)."""
+
     async def add_jobs(self, jobs: Sequence[Job], *, owner_id: str) -> None:
         """Insert pending jobs owned by `owner_id`, all or none, in the given order. A job id given twice or
         already stored raises `ValidationError`, an unknown or deleted strategy `StrategyNotFoundError`; then

@@ -248,8 +248,29 @@ _MONITORING = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING)
-"""Every migration, in order; versions are 1, 2, 3, ... without gaps."""
+# Numbered 6 on its branch (3-5 were taken by branches made at the same time); the merge renumbers it.
+_GENERATION = Migration(
+    version=6,
+    description="the page and examples each generated strategy was written from (refine re-infers on it)",
+    statements=(
+        """
+        CREATE TABLE generation_inputs (
+            strategy_id  TEXT PRIMARY KEY NOT NULL REFERENCES strategies (strategy_id),
+            url          TEXT NOT NULL,
+            final_url    TEXT,
+            content_type TEXT,
+            examples     TEXT NOT NULL,    -- JSON list of {field: value}
+            exclude      TEXT NOT NULL,    -- JSON list of values no item may show
+            created_at   TEXT NOT NULL,
+            updated_at   TEXT NOT NULL,
+            body         BLOB NOT NULL     -- the page as fetched, possibly megabytes: the last column
+        )
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _GENERATION)
+"""Every migration, in order; versions increase (1, 2, 3, ... once the branches are merged)."""
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
 """The schema version this code writes."""

@@ -37,6 +37,7 @@ import orjson
 from meterlocal.errors import StrategyNotFoundError, UnavailableError, ValidationError
 from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy, format_timestamp, utcnow
 from meterlocal.store.base import IdKind, JobOutcome, OwnerInfo
+from meterlocal.store.generation import GenerationQueries
 from meterlocal.store.monitoring import MonitoringQueries
 from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
@@ -165,7 +166,7 @@ def encode_results(results: Sequence[Any] | None, job_id: str) -> str:
         raise ValidationError(f"The results of job {job_id} cannot be stored as JSON: {exc}") from exc
 
 
-class SQLiteStore(MonitoringQueries):
+class SQLiteStore(MonitoringQueries, GenerationQueries):
     """A `Store` in one SQLite file, in WAL mode; `":memory:"` keeps everything in this process.
 
     `path` may also be a `file:` URI (`file:/data/x.db?mode=ro`). `busy_timeout` is how many seconds an

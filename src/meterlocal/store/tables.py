@@ -41,9 +41,10 @@ from meterlocal.models import (
     WebhookDelivery,
     format_timestamp,
 )
-from meterlocal.store.base import OwnerInfo
+from meterlocal.store.base import GenerationInput, OwnerInfo
 
 __all__ = [
+    "GENERATION_INPUTS",
     "JOBS",
     "OWNERS",
     "SCHEDULES",
@@ -465,5 +466,31 @@ OWNERS: Table[OwnerInfo] = Table(
     noun="owner",
 )
 
-TABLES: tuple[Table[Any], ...] = (STRATEGIES, JOBS, OWNERS, SCHEDULES, WEBHOOK_DELIVERIES, WEBHOOK_ATTEMPTS)
+GENERATION_INPUTS: Table[GenerationInput] = Table(
+    "generation_inputs",
+    [
+        Column("strategy_id"),
+        Column("url"),
+        Column("final_url"),
+        Column("content_type"),
+        json_column("examples"),
+        json_column("exclude"),
+        time_column("created_at"),
+        time_column("updated_at"),
+        Column("body", big=True),
+    ],
+    build=GenerationInput,
+    key="strategy_id",
+    noun="generation input",
+)
+
+TABLES: tuple[Table[Any], ...] = (
+    STRATEGIES,
+    JOBS,
+    OWNERS,
+    SCHEDULES,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_ATTEMPTS,
+    GENERATION_INPUTS,
+)
 """Every table whose rows are records."""
