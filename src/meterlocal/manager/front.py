@@ -61,7 +61,7 @@ from meterlocal.runner import JobRunner
 from meterlocal.schedules.loop import ScheduleLoop
 from meterlocal.schedules.service import ScheduleService
 from meterlocal.settings import Settings
-from meterlocal.store import SQLiteStore, Store
+from meterlocal.store import Store, store_for
 
 __all__ = ["JobManager"]
 
@@ -122,7 +122,7 @@ class JobManager(MonitoringMethods):
         self.settings = arguments.check_settings(settings)
         if fetcher is not None and (fixtures is not None or record is not None):
             raise ValidationError("pass either fetcher= or fixtures=/record=, not both")
-        self._store: Store = store if store is not None else SQLiteStore(path)
+        self._store: Store = store if store is not None else store_for(path)
         self._clock = clock
         # Extraction, hashing and comparing run here, off the event loop (its threads start on first use).
         self._pool = ThreadPoolExecutor(

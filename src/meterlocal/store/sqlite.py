@@ -18,7 +18,6 @@ built from those column names and fixed clauses (hence no `S608`); every value i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import sqlite3
@@ -39,6 +38,7 @@ from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strat
 from meterlocal.store.base import JobOutcome, OwnerInfo
 from meterlocal.store.monitoring import MonitoringQueries
 from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
+from meterlocal.store.shielded import run_whole
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
 
 __all__ = ["SQLiteStore"]
@@ -131,7 +131,7 @@ SELECT {_HISTORY_SELECT},
                WHERE p.strategy_id = j.strategy_id AND p.url = j.url AND p.status = 'completed'
                  AND (p.created_at, p.seq) < (j.created_at, j.seq)
                ORDER BY p.created_at DESC, p.seq DESC LIMIT 1
-           ) WHERE hash IS NOT j.content_hash
+           ) AS previous WHERE hash IS NOT j.content_hash
        )
 FROM jobs AS j WHERE j.strategy_id = ? ORDER BY j.created_at DESC, j.seq DESC LIMIT ?
 """
@@ -514,19 +514,7 @@ class SQLiteStore(MonitoringQueries):
     async def batch_progress(self, batch_id: str) -> BatchProgress | None:
         """Job counts of the batch by status; None if no job has this batch id."""
         rows = await self._rows(_SQL_BATCH_PROGRESS, (batch_id,))
-        total, pending, running, completed, failed, strategy_id = rows[0]
-        if not total:
-            return None
-        return BatchProgress(
-            batch_id=batch_id,
-            strategy_id=strategy_id,
-            total=total,
-            pending=int(pending),
-            running=int(running),
-            completed=int(completed),
-            failed=int(failed),
-            progress_percent=round(100 * (int(completed) + int(failed)) / total, 2),
-        )
+        return progress_of(batch_id, rows[0])
 
     async def history(self, strategy_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
         """The strategy's jobs newest first. `has_changes` is True for a completed job whose content hash
@@ -595,6 +583,23 @@ class SQLiteStore(MonitoringQueries):
         return [row[0] for row in await self._rows(_SQL_ORPHANED_OWNERS)]
 
 
+def progress_of(batch_id: str, row: _Row) -> BatchProgress | None:
+    """The progress of a batch from its counts `(total, pending, running, completed, failed, strategy_id)`."""
+    total, pending, running, completed, failed, strategy_id = row
+    if not total:
+        return None
+    return BatchProgress(
+        batch_id=batch_id,
+        strategy_id=strategy_id,
+        total=int(total),
+        pending=int(pending),
+        running=int(running),
+        completed=int(completed),
+        failed=int(failed),
+        progress_percent=round(100 * (int(completed) + int(failed)) / int(total), 2),
+    )
+
+
 def list_jobs_query(
     *,
     strategy_id: str | None = None,
@@ -636,19 +641,9 @@ async def _attempt(conn: aiosqlite.Connection, body: _Body[_T], write: bool) -> 
         await _rollback_quietly(conn)
     if not write:
         return await body(conn)
-    # The transaction runs as its own task: a caller cancelled half-way (a job task at shutdown) must not leave
-    # BEGIN queued on the connection's thread with nobody to commit or roll it back. The caller waits for the
-    # task to end (the store's lock is held meanwhile, so no other transaction can start), then sees the cancel.
-    transaction = asyncio.ensure_future(_transaction(conn, body))
-    try:
-        return await asyncio.shield(transaction)
-    except asyncio.CancelledError:
-        while not transaction.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({transaction})
-        if not transaction.cancelled():
-            transaction.exception()  # retrieved: the caller was cancelled, its outcome no longer matters
-        raise
+    # The transaction runs as its own task: a cancelled caller must not leave BEGIN queued on the connection's
+    # thread. The store's lock is held meanwhile, so no other transaction can start.
+    return await run_whole(_transaction(conn, body))
 
 
 async def _transaction(conn: aiosqlite.Connection, body: _Body[_T]) -> _T:
