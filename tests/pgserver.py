@@ -125,9 +125,7 @@ def _embedded() -> PostgresCluster:
     data = root / "data"
 
     def run(*command: str) -> None:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=60, check=False, cwd=root, **run_as
-        )
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, cwd=root, **run_as)
         if done.returncode != 0:
             raise RuntimeError(f"{Path(command[0]).name} failed ({done.returncode}): {done.stderr or done.stdout}")
 

@@ -66,8 +66,20 @@ _replace_values = STRATEGIES.encoder((*_REPLACED, "strategy_id"))
 _SQL_INSERT_JOB = JOBS.insert()
 _SQL_GET_JOB = JOBS.select("WHERE job_id = ?")
 _SQL_CLAIM_JOB = (
-    "UPDATE jobs SET status = 'running', started_at = ? "
+    "UPDATE jobs SET status = 'running', started_at = ?, worker = COALESCE(?, worker) "
     f"WHERE job_id = ? AND status = 'pending' AND owner_id = ? RETURNING {JOBS.select_list}"
+)
+# The oldest pending job whose host is below the per-host limit. The hosts at their limit are found first (a
+# partial index holds only running jobs), then pending jobs are read in creation order (jobs_status_created).
+_SQL_CLAIM_NEXT = (
+    "UPDATE jobs SET status = 'running', started_at = ?, owner_id = ?, worker = ? "
+    "WHERE status = 'pending' AND seq = ("
+    "  SELECT p.seq FROM jobs AS p INDEXED BY jobs_status_created"
+    "  WHERE p.status = 'pending' AND COALESCE(p.host, '') NOT IN ("
+    "    SELECT COALESCE(r.host, '') FROM jobs AS r WHERE r.status = 'running'"
+    "    GROUP BY COALESCE(r.host, '') HAVING COUNT(*) >= ?)"
+    "  ORDER BY p.created_at, p.seq LIMIT 1"
+    f") RETURNING {JOBS.select_list}"
 )
 # What a finished run writes into its row: every field of a JobOutcome, each named like its column, but the
 # results, which go to the `results` table once per distinct content.
@@ -412,14 +424,42 @@ class SQLiteStore(MonitoringQueries):
 
         await self._write(body)
 
-    async def claim_job(self, job_id: str, *, owner_id: str, started_at: datetime) -> Job | None:
+    async def claim_job(
+        self, job_id: str, *, owner_id: str, started_at: datetime, worker: str | None = None
+    ) -> Job | None:
         """Atomically move a `pending` job owned by `owner_id` to `running`. None if it was not claimable."""
+        params = (format_timestamp(started_at), worker, job_id, owner_id)
 
         async def body(conn: aiosqlite.Connection) -> list[_Row]:
-            return list(await conn.execute_fetchall(_SQL_CLAIM_JOB, (format_timestamp(started_at), job_id, owner_id)))
+            return list(await conn.execute_fetchall(_SQL_CLAIM_JOB, params))
 
         rows = await self._write(body)
         return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def claim_next(self, *, owner_id: str, worker: str, started_at: datetime, per_host_limit: int) -> Job | None:
+        """Claim the oldest pending job of any owner whose host is below `per_host_limit` running jobs. The write
+        lock makes the choice and the claim one step, so the limit holds exactly across the file's processes."""
+        params = (format_timestamp(started_at), owner_id, worker, per_host_limit)
+
+        async def body(conn: aiosqlite.Connection) -> list[_Row]:
+            return list(await conn.execute_fetchall(_SQL_CLAIM_NEXT, params))
+
+        rows = await self._write(body)
+        return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def database_time(self) -> datetime | None:
+        """None: a SQLite file serves one machine, whose clock the manager reads."""
+        return None
+
+    async def wait_for_jobs(self, timeout: float) -> bool:
+        """SQLite sends no notifications: wait out `timeout` (the caller polls)."""
+        await asyncio.sleep(timeout)
+        return False
+
+    async def wait_for_finish(self, job_id: str, timeout: float) -> bool:
+        """SQLite sends no notifications: wait out `timeout` (the caller polls)."""
+        await asyncio.sleep(timeout)
+        return False
 
     async def finish_job(self, job_id: str, outcome: JobOutcome, *, owner_id: str) -> bool:
         """Record the outcome of a `running` job owned by `owner_id`. False (and nothing written) otherwise.

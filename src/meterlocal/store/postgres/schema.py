@@ -186,7 +186,23 @@ _MONITORING = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING)
+_WORKERS = Migration(
+    # Numbered 4 like the SQLite one (another branch adds workflows as 3); a merge renumbers both alike.
+    version=4,
+    description="pull-based workers: each job's host (per-host limit across workers) and the worker that ran it",
+    statements=(
+        "ALTER TABLE jobs ADD COLUMN host TEXT, ADD COLUMN worker TEXT",
+        "CREATE INDEX jobs_running_host ON jobs (host) WHERE status = 'running'",
+        # claim_next: the oldest pending jobs, whoever created them.
+        "CREATE INDEX jobs_pending ON jobs (created_at, seq) WHERE status = 'pending'",
+    ),
+)
+
+# Version 3 is the workflow tables of another branch; this placeholder keeps the versions without gaps until the
+# two branches merge, when it is replaced by that migration (no released store ever recorded it).
+_RESERVED = Migration(version=3, description="reserved (workflow tables)", statements=())
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _RESERVED, _WORKERS)
 """Every migration, in order, with the version numbers of `store.schema.MIGRATIONS`."""
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

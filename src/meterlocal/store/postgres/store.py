@@ -22,7 +22,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -30,9 +30,10 @@ from urllib.parse import urlsplit, urlunsplit
 from meterlocal.errors import StrategyNotFoundError, UnavailableError, ValidationError
 from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy, format_timestamp, utcnow
 from meterlocal.store import sqlite as shared
-from meterlocal.store.base import JobOutcome, OwnerInfo
+from meterlocal.store.base import FireOutcome, JobOutcome, OwnerInfo
 from meterlocal.store.monitoring import MonitoringQueries
 from meterlocal.store.postgres.dialect import PostgresConnection, postgres_sql
+from meterlocal.store.postgres.listener import FINISHED, PENDING, Notifications
 from meterlocal.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from meterlocal.store.shielded import run_whole
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
@@ -75,6 +76,23 @@ _SQL_ORPHANED_OWNERS = (
     "SELECT DISTINCT owner_id FROM jobs WHERE status IN ('pending', 'running') "
     "AND owner_id NOT IN (SELECT owner_id FROM owners) ORDER BY owner_id"
 )
+
+
+# The oldest pending job whose host is below the per-host limit; rows another worker is claiming right now are
+# skipped, not waited for. The limit is read from committed running jobs, so two workers claiming at the same
+# instant for one host may both pass it: it holds to within one job per concurrently claiming worker.
+_SQL_CLAIM_NEXT = f"""
+WITH busy AS (
+    SELECT COALESCE(host, '') AS host FROM jobs WHERE status = 'running'
+    GROUP BY COALESCE(host, '') HAVING COUNT(*) >= %s
+), next AS (
+    SELECT seq FROM jobs WHERE status = 'pending' AND COALESCE(host, '') NOT IN (SELECT host FROM busy)
+    ORDER BY created_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET status = 'running', started_at = %s, owner_id = %s, worker = %s
+FROM next WHERE jobs.seq = next.seq AND jobs.status = 'pending'
+RETURNING {JOBS.select_list}
+"""
 
 
 def is_postgres_url(path: object) -> bool:
@@ -125,6 +143,7 @@ class PostgresStore(MonitoringQueries):
         self._label = f"The PostgreSQL store {redacted(dsn)}"
         self._pool_: psycopg_pool.AsyncConnectionPool[Any] | None = None
         self._psycopg: ModuleType | None = None
+        self._listener: Notifications | None = None
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -184,6 +203,9 @@ class PostgresStore(MonitoringQueries):
                 return
             self._closed = True
             pool, self._pool_ = self._pool_, None
+            listener, self._listener = self._listener, None
+            if listener is not None:
+                await listener.close()
             if pool is not None:
                 await pool.close()
 
@@ -322,17 +344,64 @@ class PostgresStore(MonitoringQueries):
                 names = ", ".join(sorted(row[0] for row in taken))
                 raise ValidationError(f"Jobs already in the store: {names}; nothing was added")
             await conn.executemany(shared._SQL_INSERT_JOB, rows)
+            await conn.execute("SELECT pg_notify(?, '')", (PENDING,))
 
         await self._write(body)
 
-    async def claim_job(self, job_id: str, *, owner_id: str, started_at: datetime) -> Job | None:
+    async def claim_job(
+        self, job_id: str, *, owner_id: str, started_at: datetime, worker: str | None = None
+    ) -> Job | None:
         """Atomically move a `pending` job owned by `owner_id` to `running`. None if it was not claimable."""
+        params = (format_timestamp(started_at), worker, job_id, owner_id)
 
         async def body(conn: PostgresConnection) -> list[tuple[Any, ...]]:
-            return await conn.execute_fetchall(shared._SQL_CLAIM_JOB, (format_timestamp(started_at), job_id, owner_id))
+            return await conn.execute_fetchall(shared._SQL_CLAIM_JOB, params)
 
         rows = await self._write(body, isolation="READ COMMITTED")  # one conditional UPDATE: atomic as it is
         return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def claim_next(self, *, owner_id: str, worker: str, started_at: datetime, per_host_limit: int) -> Job | None:
+        """Claim the oldest pending job of any owner whose host is below `per_host_limit` running jobs (see
+        `_SQL_CLAIM_NEXT` for how exact the limit is)."""
+        params = (per_host_limit, format_timestamp(started_at), owner_id, worker)
+
+        async def body(conn: PostgresConnection) -> list[tuple[Any, ...]]:
+            cursor = await conn.raw.execute(_SQL_CLAIM_NEXT, params)
+            return await cursor.fetchall()
+
+        rows = await self._write(body, isolation="READ COMMITTED")
+        return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def database_time(self) -> datetime | None:
+        """The server's clock: leases of workers on many hosts are measured by it, not by each host's."""
+        rows = await self._rows("SELECT statement_timestamp()")
+        stamp: datetime = rows[0][0]
+        return stamp.astimezone(UTC)
+
+    def _notifications(self) -> Notifications:
+        self._pool()  # refuses a closed store
+        if self._listener is None:
+            assert self._psycopg is not None
+            self._listener = Notifications(self.dsn, self._psycopg)
+        return self._listener
+
+    async def wait_for_jobs(self, timeout: float) -> bool:
+        """Wait for a `meterlocal_pending` notification, up to `timeout` seconds."""
+        return await self._notifications().wait_for_jobs(timeout)
+
+    async def wait_for_finish(self, job_id: str, timeout: float) -> bool:
+        """Wait for the `meterlocal_finished` notification of `job_id`, up to `timeout` seconds."""
+        return await self._notifications().wait_for_finish(job_id, timeout)
+
+    async def _notify_pending(self) -> None:
+        await self._rows("SELECT pg_notify(?, '')", (PENDING,))
+
+    async def fire_schedule(self, schedule_id: str, **kwargs: Any) -> FireOutcome:
+        """Fire as the SQLite store does (`MonitoringQueries.fire_schedule`), then wake the waiting workers."""
+        outcome = await super().fire_schedule(schedule_id, **kwargs)
+        if outcome is FireOutcome.FIRED:
+            await self._notify_pending()
+        return outcome
 
     async def finish_job(self, job_id: str, outcome: JobOutcome, *, owner_id: str) -> bool:
         """Record the outcome of a `running` job owned by `owner_id` (see `Store.finish_job`)."""
@@ -360,6 +429,7 @@ class PostgresStore(MonitoringQueries):
                 await conn.execute(shared._SQL_SHARE_SIGNATURE, (job_id,))
                 await conn.execute(_SQL_HAS_CHANGES, (job_id,))
             await conn.execute(shared._SQL_ENQUEUE_WEBHOOK, (str(uuid.uuid4()), stamp, stamp, job_id))
+            await conn.execute("SELECT pg_notify(?, ?)", (FINISHED, job_id))
             return True
 
         finished: bool = await self._write(body)
@@ -456,6 +526,8 @@ class PostgresStore(MonitoringQueries):
                 rows = await conn.execute_fetchall(shared._SQL_ADOPT, (to_owner_id, owner_id))
                 adopted.extend((row[0], row[1], row[2]) for row in rows)
                 await conn.execute("DELETE FROM owners WHERE owner_id = ?", (owner_id,))
+            if adopted:
+                await conn.execute("SELECT pg_notify(?, '')", (PENDING,))
             return adopted
 
         adopted = sorted(await self._write(body))
@@ -472,6 +544,7 @@ class PostgresStore(MonitoringQueries):
                 (owner_id,),
             )
             await conn.execute("DELETE FROM owners WHERE owner_id = ?", (owner_id,))
+            await conn.execute("SELECT pg_notify(?, '')", (PENDING,))
 
         await self._write(body)
 
