@@ -13,6 +13,8 @@ psycopg's errors are translated here and nowhere else: a store that cannot serve
 raises `UnavailableError` saying what to do. SQL shared with the SQLite store goes through `dialect.postgres_sql`.
 """
 
+# ruff: noqa: S608 - SQL text is built only from the tables' column lists and fixed clauses
+
 from __future__ import annotations
 
 import asyncio
