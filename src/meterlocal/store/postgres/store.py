@@ -18,6 +18,7 @@ raises `UnavailableError` saying what to do. SQL shared with the SQLite store go
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -190,7 +191,8 @@ class PostgresStore(MonitoringQueries):
                 ) from exc
             self._pool_ = pool
             try:
-                await self._write(self._migrate)
+                # READ COMMITTED: a process that waited for the migration lock must see the tables the other made.
+                await self._write(self._migrate, isolation="READ COMMITTED")
             except BaseException:
                 self._pool_ = None
                 await pool.close()
@@ -259,18 +261,26 @@ class PostgresStore(MonitoringQueries):
 
     @staticmethod
     async def _transaction(pool: psycopg_pool.AsyncConnectionPool[Any], body: _Body[_T], isolation: str) -> _T:
-        async with pool.connection() as conn, conn.transaction():
-            await conn.execute(f"SET TRANSACTION ISOLATION LEVEL {isolation}")
-            return await body(PostgresConnection(conn))
+        # BEGIN with its isolation level in one round trip (conn.transaction() would need a SET after it).
+        async with pool.connection() as conn:
+            await conn.execute(f"BEGIN ISOLATION LEVEL {isolation}")
+            try:
+                result = await body(PostgresConnection(conn))
+            except BaseException:
+                with contextlib.suppress(Exception):  # a broken connection: the pool discards it anyway
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+            return result
 
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        """All rows of one read statement (autocommit)."""
+    async def _rows(self, sql: str, params: Sequence[Any] = (), *, translate: bool = True) -> list[Sequence[Any]]:
+        """All rows of one statement, in autocommit (`translate=False`: `sql` is PostgreSQL's already)."""
         pool = self._pool()
         psycopg = self._psycopg
         assert psycopg is not None
         try:
             async with pool.connection() as conn:
-                cursor = await conn.execute(postgres_sql(sql), tuple(params))
+                cursor = await run_whole(conn.execute(postgres_sql(sql) if translate else sql, tuple(params)))
                 rows: list[Sequence[Any]] = await cursor.fetchall()
                 return rows
         except psycopg.Error as exc:
@@ -356,22 +366,15 @@ class PostgresStore(MonitoringQueries):
         """Atomically move a `pending` job owned by `owner_id` to `running`. None if it was not claimable."""
         params = (format_timestamp(started_at), worker, job_id, owner_id)
 
-        async def body(conn: PostgresConnection) -> list[tuple[Any, ...]]:
-            return await conn.execute_fetchall(shared._SQL_CLAIM_JOB, params)
-
-        rows = await self._write(body, isolation="READ COMMITTED")  # one conditional UPDATE: atomic as it is
+        rows = await self._rows(shared._SQL_CLAIM_JOB, params)  # one conditional UPDATE, atomic in autocommit
         return (await JOBS.decode_all(rows))[0] if rows else None
 
     async def claim_next(self, *, owner_id: str, worker: str, started_at: datetime, per_host_limit: int) -> Job | None:
         """Claim the oldest pending job of any owner whose host is below `per_host_limit` running jobs (see
         `_SQL_CLAIM_NEXT` for how exact the limit is)."""
         params = (per_host_limit, format_timestamp(started_at), owner_id, worker)
-
-        async def body(conn: PostgresConnection) -> list[tuple[Any, ...]]:
-            cursor = await conn.raw.execute(_SQL_CLAIM_NEXT, params)
-            return await cursor.fetchall()
-
-        rows = await self._write(body, isolation="READ COMMITTED")
+        # One statement in autocommit (READ COMMITTED): one round trip, no BEGIN and COMMIT around it.
+        rows = await self._rows(_SQL_CLAIM_NEXT, params, translate=False)
         return (await JOBS.decode_all(rows))[0] if rows else None
 
     async def database_time(self) -> datetime | None:
@@ -434,7 +437,11 @@ class PostgresStore(MonitoringQueries):
             await conn.execute("SELECT pg_notify(?, ?)", (FINISHED, job_id))
             return True
 
-        finished: bool = await self._write(body)
+        # READ COMMITTED: the conditional UPDATE locks the job's row, so two finishes of one job still cannot both
+        # win, and the shared result set is inserted once (ON CONFLICT). What it gives up: `has_changes` compares
+        # with the previous completed job committed by then, so two jobs of one strategy and URL finishing at the
+        # same instant may both compare with an older one (history() always computes it from what is stored).
+        finished: bool = await self._write(body, isolation="READ COMMITTED")
         return finished
 
     async def get_job(self, job_id: str) -> Job | None:
