@@ -53,7 +53,7 @@ async def test_two_pulling_workers_run_each_job_once(store_path, site):
             JobManager(store_path, claim="any", run_schedules=False) as two,
         ):
             done = await producer.wait_for_batch(batch.batch_id, timeout=60)
-            claimed = one._puller.claimed + two._puller.claimed
+            claimed = one.pulled[0] + two.pulled[0]
     assert [job.status for job in done] == [JobStatus.COMPLETED] * 30
     assert claimed == 30  # each job claimed once, by one of the two
     assert site.hits[BOOKS_PAGE] == 30

@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from aiohttp import web
 
@@ -95,3 +96,30 @@ def test_a_worker_killed_outright_loses_nothing(postgres_url, pages, workers):
         done = producer.wait_for_batch(batch.batch_id, timeout=30)
     assert [job.status for job in done] == [JobStatus.COMPLETED] * 4
     assert all(job.item_count == 20 for job in done)
+
+
+def test_a_server_and_two_workers_on_one_postgres_share_a_batch_over_rest(postgres_url, pages, workers):
+    # Configured like the workers (which fetch any address): a job runs with whichever process claims it.
+    server = Foreground("serve", "--port", "0", "--db", postgres_url, "--allow-private-addresses", env=clean_env())
+    workers.append(server)
+    base = server.wait_for("listening on ").split("listening on ", 1)[1].strip()
+    for _ in range(2):
+        start_worker(workers, postgres_url, "--concurrency", "4")
+    page = pages.url(BOOKS_PAGE)
+    with httpx.Client(base_url=base, timeout=30) as http:
+        strategy = http.post("/api/strategies", json={"name": "Books", "strategy": BOOKS}).json()
+        batch = http.post(
+            "/api/jobs", json={"strategy_id": strategy["id"], "urls": [f"{page}?s={i}" for i in range(40)]}
+        )
+        assert batch.status_code in (200, 201), batch.text
+        batch_id = batch.json()["batch_id"]
+        deadline = time.monotonic() + 60
+        while (progress := http.get(f"/api/jobs/batch/{batch_id}").json())["progress_percent"] < 100:
+            assert time.monotonic() < deadline, progress
+            time.sleep(0.1)
+    assert (progress["completed"], progress["failed"]) == (40, 0)
+    with SyncJobManager(postgres_url, run_jobs=False, run_schedules=False) as reader:
+        done = reader.list_jobs(batch_id=batch_id)
+    assert len({job.job_id for job in done}) == 40
+    assert len({job.worker for job in done}) >= 2  # the server and the workers all took part, or the two workers
+    assert server.stop(signal.SIGTERM) == 0

@@ -58,13 +58,13 @@ def worker(db: Location | None, concurrency: int, per_host_limit: int, shutdown_
                     err=True,
                 )
                 await stop.wait()
-                running = jm._puller.running
+                running = jm.pulled[1]
                 click.echo(
                     f"meterlocal: stopping: {running} running job(s) get {shutdown_timeout:g} s to finish, "
                     "the rest go back to the store",
                     err=True,
                 )
-            click.echo(f"meterlocal: worker stopped after claiming {jm._puller.claimed} job(s)", err=True)
+            click.echo(f"meterlocal: worker stopped after claiming {jm.pulled[0]} job(s)", err=True)
 
     try:
         run_async(main())

@@ -215,6 +215,12 @@ class JobManager(MonitoringMethods):
         # The loop open() ran in: the collaborators' tasks live there, so every later call must come from it.
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    @property
+    def pulled(self) -> tuple[int, int]:
+        """`(claimed, running)`: how many jobs this manager pulled from the store (`claim="any"`), and how many of
+        them run now (`meterlocal worker` reports them)."""
+        return self._puller.claimed, self._puller.running
+
     # Life cycle ---------------------------------------------------------------------------------------------
     async def __aenter__(self) -> JobManager:
         await self.open()
