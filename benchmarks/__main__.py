@@ -13,6 +13,7 @@ elsewhere so it does not overwrite the committed results.
     webhooks delivery latency from job finished to webhook received, and attempts against a failing receiver
     breakdown where a job's CPU goes: fetch, parse, extract, hash, signature, store, other (ms per page)
     infer    infer_strategy's time on every saved page, from one and from two examples
+    scaling  claims + finishes per second (PostgreSQL, SQLite), and 1-2 worker processes sharing one batch
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from benchmarks.machine import describe
 from benchmarks.options import RESULTS, Options
 from benchmarks.report import SuiteResult, write_result
 
-SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "breakdown", "infer")
+SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "breakdown", "infer", "scaling")
 
 
 def run_suite(name: str, options: Options) -> SuiteResult:

@@ -7,6 +7,13 @@ import functools
 import importlib.util
 import json
 import mimetypes
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -213,3 +220,58 @@ class Receiver:
             while len(self.received) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without METERLOCAL_ variables, unbuffered, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("METERLOCAL_")}
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
+class Foreground:
+    """`python -m meterlocal <args>` as a real process, its stderr read line by line in a thread."""
+
+    def __init__(self, *args: str | Path, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "meterlocal", *map(str, args)],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        """The next line of stderr that contains `text`; fail after `timeout` seconds without one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no {text!r} in {self.seen}"
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=20)
+
+    def close(self) -> None:
+        """Kill the process if it still runs, and release its pipe."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.reader.join(10)
+        assert self.process.stderr is not None
+        self.process.stderr.close()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "breakdown", "infer")
+SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "breakdown", "infer", "scaling")
 
 
 @pytest.fixture(autouse=True)

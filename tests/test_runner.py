@@ -192,7 +192,9 @@ async def test_stop_closes_a_fetcher_the_runner_opened(store: SQLiteStore) -> No
 class ReadOnlyClaims(SQLiteStore):
     """A store that turned read-only: claims fail as SQLiteStore reports it."""
 
-    async def claim_job(self, job_id: str, *, owner_id: str, started_at: datetime) -> Job | None:
+    async def claim_job(
+        self, job_id: str, *, owner_id: str, started_at: datetime, worker: str | None = None
+    ) -> Job | None:
         raise UnavailableError(f"The store {self.path} is read-only")
 
 

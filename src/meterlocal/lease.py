@@ -1,6 +1,7 @@
 """`LeaseKeeper`: a manager's place among the store's owners (registration, heartbeat, adoption of the dead's jobs).
 
-Each open manager registers as an *owner* (a random id, its pid and host) and heartbeats every `lease_seconds / 3`.
+Each open manager registers as an *owner* (a random id, its pid and host) and heartbeats every `lease_seconds / 3`,
+by the database's clock on PostgreSQL (hosts' clocks may disagree) and by the manager's on SQLite.
 An owner is dead when its heartbeat is older than the lease, or when it runs on this host and its process is gone
 (SIGKILL, power loss); its unfinished jobs are adopted, back to `pending`, and handed to the job runner. Claims and
 finishes are compare-and-set in the store, so a job adopted from an owner that was only asleep never runs twice.
@@ -65,7 +66,7 @@ class LeaseKeeper:
 
     async def beat(self) -> None:
         """Heartbeat once, and adopt the jobs of owners that died since the last beat."""
-        if not await self._store.heartbeat(self.owner_id, self._clock()):
+        if not await self._store.heartbeat(self.owner_id, await self._now()):
             # Presumed dead while alive (a laptop asleep past the lease): our unfinished jobs may have been
             # adopted. Register again; claims are compare-and-set, so nothing runs twice.
             await self._register()
@@ -75,7 +76,7 @@ class LeaseKeeper:
         """Take over the unfinished jobs of dead or unregistered owners, hand them to `adopt`, and return them."""
         if self._adopt is None:
             return []
-        now = self._clock()
+        now = await self._now()
         dead = [
             owner.owner_id
             for owner in await self._store.list_owners()
@@ -92,7 +93,12 @@ class LeaseKeeper:
         return jobs
 
     async def _register(self) -> None:
-        await self._store.register_owner(OwnerInfo(self.owner_id, os.getpid(), socket.gethostname(), self._clock()))
+        await self._store.register_owner(OwnerInfo(self.owner_id, os.getpid(), socket.gethostname(), await self._now()))
+
+    async def _now(self) -> datetime:
+        """The time leases are measured by: the database's clock when it has one (PostgreSQL, shared by hosts
+        whose clocks disagree), else this manager's."""
+        return await self._store.database_time() or self._clock()
 
 
 def owner_alive(owner: OwnerInfo, now: datetime, lease: timedelta) -> bool:

@@ -201,6 +201,10 @@ class Job(_Shown):
     created_at: Timestamp
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
+    # Not in the API's JSON (Meter's jobs have no such key): which worker ran the job, for people running several.
+    worker: str | None = Field(
+        default=None, exclude=True, description="The worker (host:pid) that claimed the job last, if any"
+    )
 
     def __repr__(self) -> str:
         took = seconds_between(self.started_at, self.completed_at)

@@ -17,7 +17,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
-from urllib.parse import urlsplit
 
 from meterlocal.detect import content_hash, structural_signature
 from meterlocal.errors import FetchError, JobNotFoundError, JobTimeoutError, MeterlocalError, UnavailableError
@@ -27,6 +26,7 @@ from meterlocal.models import Clock, Job, JobStatus, utcnow
 from meterlocal.queue import HostQueue
 from meterlocal.settings import Settings
 from meterlocal.store import JobOutcome, Store
+from meterlocal.store.tables import host_of
 
 __all__ = ["JobRunner"]
 
@@ -54,12 +54,15 @@ class JobRunner:
         pool: Executor,
         clock: Clock = utcnow,
         on_finish: Callable[[Job], Awaitable[None]] | None = None,
+        worker: str | None = None,
     ) -> None:
         self._store = store
         self._on_finish = on_finish
         self._job_timeout = settings.job_timeout
         self._max_result_bytes = settings.max_result_bytes
         self._owner_id = owner_id
+        self.worker = worker
+        """Recorded on each job this runner claims: which worker ran it."""
         self._open_fetcher = fetcher
         self._pool = pool
         self._clock = clock
@@ -98,7 +101,7 @@ class JobRunner:
     def submit(self, jobs: Iterable[Job]) -> None:
         """Queue pending jobs of this owner; each runs once the runner is started and the limits allow."""
         for job in jobs:
-            self._queue.submit(job.job_id, _host(job.url))
+            self._queue.submit(job.job_id, host_of(job.url))
 
     async def wait(self, job_id: str, timeout: float | None) -> Job:
         """Return the job once it is `completed` or `failed`. Raise `JobTimeoutError` after `timeout` seconds,
@@ -122,9 +125,7 @@ class JobRunner:
                 wait = poll if deadline is None else min(poll, deadline - loop.time())
                 if wait <= 0:
                     raise JobTimeoutError(job_id, timeout or 0.0)
-                try:
-                    await asyncio.wait_for(event.wait(), wait)
-                except TimeoutError:
+                if not await self._woken(job_id, event, wait):
                     poll = min(poll * 2, _LAST_POLL)
                 else:
                     # Woken: read the job again. Clear, so a job that another manager took over (its run here
@@ -134,10 +135,34 @@ class JobRunner:
             if self._waiters.get(job_id) is event:
                 del self._waiters[job_id]
 
+    async def _woken(self, job_id: str, event: asyncio.Event, timeout: float) -> bool:
+        """Wait up to `timeout` s for this process's runner to finish the job, or for the store to say that any
+        process did (PostgreSQL notifications). True when woken, False on timeout."""
+        waits = {
+            asyncio.ensure_future(event.wait()),
+            asyncio.ensure_future(self._store.wait_for_finish(job_id, timeout)),
+        }
+        try:
+            done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            return any(not task.cancelled() and task.exception() is None and task.result() for task in done)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            for wait in waits:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await wait
+
     # Running one job ----------------------------------------------------------------------------------------
     async def _run(self, job_id: str) -> None:
+        await self._guarded(job_id, self._claim_and_run(job_id))
+
+    async def run_claimed(self, job: Job) -> None:
+        """Run a job this owner already claimed (`running`, by `JobPuller`), and wake its waiters."""
+        await self._guarded(job.job_id, self._run_claimed(job))
+
+    async def _guarded(self, job_id: str, work: Awaitable[None]) -> None:
         try:
-            await self._claim_and_run(job_id)
+            await work
         except UnavailableError as exc:
             # The store cannot claim or record the job (read-only, disk full, locked too long). The job stays in
             # the store as it is, and the next manager to open it resumes it.
@@ -150,10 +175,14 @@ class JobRunner:
                 event.set()
 
     async def _claim_and_run(self, job_id: str) -> None:
-        store = self._store
-        job = await store.claim_job(job_id, owner_id=self._owner_id, started_at=self._clock())
+        job = await self._store.claim_job(job_id, owner_id=self._owner_id, started_at=self._clock(), worker=self.worker)
         if job is None:
             return  # finished, or taken over by another manager
+        await self._run_claimed(job)
+
+    async def _run_claimed(self, job: Job) -> None:
+        store = self._store
+        job_id = job.job_id
         # The extraction thread stops at this deadline by itself (the walks check it): asyncio's timeout below
         # only stops waiting for it, and a thread still busy would keep the pool's capacity from later jobs.
         deadline = time.monotonic() + self._job_timeout
@@ -249,8 +278,3 @@ def _fetch_request(compiled: CompiledStrategy, job: Job) -> FetchRequest:
         api = compiled.request_for(job.url, job.parameters)
         return FetchRequest(url=api.url, method=api.method, headers=api.headers, json=api.json)
     return FetchRequest(url=job.url)
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return (parts.hostname or parts.scheme or "").lower()

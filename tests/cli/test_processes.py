@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,15 +13,10 @@ import httpx
 import pytest
 from meter_sdk import MeterClient, MeterError
 
-from support import STRATEGIES, Site, load_strategy
+from support import STRATEGIES, Foreground, Site, clean_env, load_strategy
 
 SCRIPT = Path(sys.executable).with_name("meterlocal")
 BOOKS_PAGE = "/books_toscrape/catalogue_index.html"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("METERLOCAL_")}
-    return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
 
 def test_the_installed_entry_point_runs(tmp_path: Path) -> None:
@@ -56,57 +47,20 @@ def test_missing_cli_extra_says_what_to_install() -> None:
     assert "pip install 'meterlocal[cli]'" in result.stderr
 
 
-class Served:
-    """`python -m meterlocal serve --port 0 ...` with its stderr read line by line in a thread."""
+class Served(Foreground):
+    """`python -m meterlocal serve --port 0 ...`, with the address it listens on."""
 
     def __init__(self, *args: str | Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "meterlocal", "serve", "--port", "0", *map(str, args)],
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            env=clean_env(),
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        super().__init__("serve", "--port", "0", *args, env=clean_env())
         self.base_url = self.wait_for("listening on ").split("listening on ", 1)[1].strip()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line)
-
-    def wait_for(self, text: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"no {text!r} in {self.seen}"
-            try:
-                line = self.lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if text in line:
-                return line
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=20)
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[list[Served]]:
+def served() -> Iterator[list[Served]]:
     started: list[Served] = []
     yield started
     for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(10)
-        server.reader.join(10)
-        assert server.process.stderr is not None
-        server.process.stderr.close()
+        server.close()
 
 
 def test_serve_speaks_to_meter_sdk_and_stops_on_sigterm(tmp_path: Path, pages: Site, served: list[Served]) -> None:

@@ -67,11 +67,13 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
-async def jm(tmp_path: Path, clock: ManualClock) -> AsyncIterator[JobManager]:
+@pytest.fixture(params=["sqlite", "postgres"])
+async def jm(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> AsyncIterator[JobManager]:
     # run_schedules=False: nothing fires or delivers by itself, so each test says when (run_due_schedules,
     # deliver_webhooks); test_the_loop_runs_a_one_second_schedule_for_real covers the background loop.
-    async with JobManager(tmp_path / "store.db", FAST, clock=clock, run_schedules=False) as manager:
+    # Every test runs on both stores: schedules, changes and the outbox behave alike on each.
+    path = request.getfixturevalue("postgres_url") if request.param == "postgres" else tmp_path / "store.db"
+    async with JobManager(path, FAST, clock=clock, run_schedules=False) as manager:
         yield manager
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from meterlocal.models import Job, JobStatus, Strategy
-from meterlocal.store import JobOutcome, SQLiteStore, Store
+from meterlocal.store import JobOutcome, PostgresStore, SQLiteStore, Store
 
 T0 = datetime(2025, 1, 15, 10, 30, 0, 123456, tzinfo=UTC)
 
@@ -21,16 +21,18 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-# Every implementation of the contract, by name. A PostgreSQL store would add an entry here.
-IMPLEMENTATIONS: dict[str, Callable[[Path], Store]] = {
-    "sqlite-file": lambda tmp: SQLiteStore(tmp / "store.db"),
-    "sqlite-memory": lambda tmp: SQLiteStore(":memory:"),
+# Every implementation of the contract, by name: each builds a store from the test's tmp_path and a fresh
+# PostgreSQL database URL (requested only by the implementations that need one).
+IMPLEMENTATIONS: dict[str, Callable[[Path, Callable[[], str]], Store]] = {
+    "sqlite-file": lambda tmp, database: SQLiteStore(tmp / "store.db"),
+    "sqlite-memory": lambda tmp, database: SQLiteStore(":memory:"),
+    "postgres": lambda tmp, database: PostgresStore(database(), pool_size=4),
 }
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    instance = IMPLEMENTATIONS[request.param](tmp_path)
+    instance = IMPLEMENTATIONS[request.param](tmp_path, lambda: str(request.getfixturevalue("postgres_url")))
     await instance.open()
     try:
         yield instance

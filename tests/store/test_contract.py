@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from meterlocal.errors import StrategyNotFoundError, UnavailableError, ValidationError
 from meterlocal.models import JobStatus
-from meterlocal.store import JobOutcome, OwnerInfo
+from meterlocal.store import GenerationInput, JobOutcome, OwnerInfo
 
 # Strategies -------------------------------------------------------------------------------------------------
+
+
+async def test_ids_starting_with_a_prefix_in_order(store, make):
+    for strategy_id in ("ab-12", "ab-13", "ab_14", "ac-01", "a%"):
+        await store.add_strategy(make.strategy(strategy_id))
+    assert await store.ids_starting_with("strategy", "ab", limit=10) == ["ab-12", "ab-13", "ab_14"]
+    assert await store.ids_starting_with("strategy", "ab-", limit=10) == ["ab-12", "ab-13"]
+    assert await store.ids_starting_with("strategy", "ab-1", limit=1) == ["ab-12"]
+    assert await store.ids_starting_with("strategy", "a%", limit=10) == ["a%"]  # no wildcard
+    assert await store.ids_starting_with("strategy", "", limit=10) == []
+    assert await store.ids_starting_with("job", "ab", limit=10) == []
+
+
+async def test_generation_inputs_round_trip_and_are_replaced(store, make):
+    strategy = make.strategy()
+    await store.add_strategy(strategy)
+    assert await store.get_generation(strategy.strategy_id) is None
+    first = GenerationInput(
+        strategy_id=strategy.strategy_id,
+        url="https://example.com/list",
+        final_url="https://example.com/list?p=1",
+        content_type="text/html",
+        examples=[{"title": "Ünïcode", "price": "£3"}],
+        exclude=["Sponsored"],
+        created_at=make.at(0),
+        updated_at=make.at(0),
+        body=b"<html>\x00\xff" + bytes(range(256)),
+    )
+    await store.save_generation(first)
+    assert await store.get_generation(strategy.strategy_id) == first
+    second = replace(first, exclude=[], updated_at=make.at(5))
+    await store.save_generation(second)
+    assert await store.get_generation(strategy.strategy_id) == second
 
 
 async def test_strategy_round_trips(store, make):
@@ -500,3 +534,67 @@ async def test_results_are_timezone_aware_utc(store, make):
         assert value.tzinfo is not None
         assert value.utcoffset() == timedelta(0)
         assert value == value.astimezone(UTC)
+
+
+# Pulling: any pending job, oldest first --------------------------------------------------------------------
+
+
+async def test_claim_next_takes_any_owners_oldest_pending_job(store, make):
+    await store.add_strategy(make.strategy("s"))
+    late = make.job("s", "https://b.test/1", created=5, job_id="late")
+    early = make.job("s", "https://a.test/1", created=1, job_id="early")
+    tie = make.job("s", "https://c.test/1", created=1, job_id="tie")  # same time, inserted after early
+    await store.add_jobs([late], owner_id="producer-1")
+    await store.add_jobs([early, tie], owner_id="producer-2")
+    claims = []
+    for _ in range(4):
+        job = await store.claim_next(owner_id="worker", worker="w:1", started_at=make.at(9), per_host_limit=5)
+        claims.append(None if job is None else job.job_id)
+    assert claims == ["early", "tie", "late", None]
+    claimed = await store.get_job("early")
+    assert (claimed.status, claimed.worker, claimed.started_at) == (JobStatus.RUNNING, "w:1", make.at(9))
+    assert await store.finish_job("early", make.completed(), owner_id="worker")  # the claimer owns it now
+    assert not await store.finish_job("tie", make.completed(), owner_id="producer-2")
+
+
+async def test_claim_next_keeps_the_per_host_limit_of_the_store(store, make):
+    await store.add_strategy(make.strategy("s"))
+    jobs = [make.job("s", f"https://busy.test/{i}", created=i) for i in range(3)]
+    other = make.job("s", "https://other.test/", created=10)
+    await store.add_jobs([*jobs, other], owner_id="producer")
+
+    async def claim(worker):
+        job = await store.claim_next(owner_id=worker, worker=worker, started_at=make.at(20), per_host_limit=2)
+        return None if job is None else job.job_id
+
+    assert [await claim("w1"), await claim("w2")] == [jobs[0].job_id, jobs[1].job_id]
+    assert await claim("w1") == other.job_id  # busy.test has 2 running (one per worker): skipped
+    assert await claim("w2") is None
+    await store.finish_job(jobs[0].job_id, make.completed(), owner_id="w1")
+    assert await claim("w2") == jobs[2].job_id
+
+
+async def test_concurrent_claim_next_never_hands_a_job_out_twice(store, make):
+    await store.add_strategy(make.strategy("s"))
+    jobs = [make.job("s", f"https://h{i % 7}.test/{i}", created=i) for i in range(40)]
+    await store.add_jobs(jobs, owner_id="producer")
+
+    async def drain(worker):
+        won = []
+        while job := await store.claim_next(owner_id=worker, worker=worker, started_at=make.at(1), per_host_limit=99):
+            won.append(job.job_id)
+        return won
+
+    results = await asyncio.gather(*(drain(f"w{i}") for i in range(5)))
+    everything = [job_id for won in results for job_id in won]
+    assert sorted(everything) == sorted(job.job_id for job in jobs)
+    assert len(set(everything)) == len(everything)
+
+
+async def test_claim_job_records_the_worker(store, make):
+    await store.add_strategy(make.strategy("s"))
+    job = make.job("s")
+    await store.add_jobs([job], owner_id="owner")
+    claimed = await store.claim_job(job.job_id, owner_id="owner", started_at=make.at(1), worker="host:42")
+    assert claimed.worker == "host:42"
+    assert "worker" not in claimed.model_dump(mode="json")  # Meter's JSON keeps its keys

@@ -13,7 +13,7 @@ import pytest
 
 from meterlocal.errors import ValidationError
 from meterlocal.models import JobStatus, format_timestamp
-from meterlocal.store import JobOutcome, SQLiteStore
+from meterlocal.store import JobOutcome, PostgresStore, SQLiteStore
 from meterlocal.store.tables import JOBS, STRATEGIES, TABLES, Column, Table, json_column, time_column
 
 
@@ -29,6 +29,18 @@ async def test_every_table_matches_the_schema_of_a_new_store(tmp_path, table):
     big = [c.name for c in table.columns if c.big and c.in_table]
     if big:  # the big columns are the last ones of the table itself, not only of the list
         assert schema[-len(big) :] == big
+
+
+@pytest.mark.parametrize("table", TABLES, ids=[t.name for t in TABLES])
+async def test_every_table_matches_the_schema_of_a_new_postgres_store(postgres_url, table):
+    async with PostgresStore(postgres_url, pool_size=1) as store:
+        rows = await store._rows(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            (table.name,),
+        )
+    schema = [row[0] for row in rows if row[0] != "seq"]  # seq: PostgreSQL's stand-in for SQLite's rowid
+    assert set(table.unmapped) - {"seq"} <= set(schema)
+    assert sorted(name for name in schema if name not in table.unmapped) == sorted(table.names)
 
 
 def test_statements_derive_from_the_column_list():

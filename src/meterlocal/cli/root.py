@@ -25,16 +25,20 @@ from meterlocal.errors import MeterlocalError, NotFoundError, StrategyNotFoundEr
 from meterlocal.manager import JobManager
 from meterlocal.models import Strategy
 from meterlocal.settings import Settings
-from meterlocal.store import IdKind
+from meterlocal.store import IdKind, is_postgres_url
+from meterlocal.store.postgres.store import redacted
 
 __all__ = [
     "DEFAULT_DB",
     "CommandFailed",
     "FetchSources",
+    "Location",
+    "StoreLocation",
     "UsageFailure",
     "cli",
     "database",
     "db_option",
+    "describe_store",
     "fetch_options",
     "fetch_sources",
     "invocation",
@@ -66,20 +70,44 @@ class CommandFailed(click.ClickException):
     exit_code = 1
 
 
+Location = Path | str
+"""Where a command's store is: a SQLite file, or a PostgreSQL URL (kept as text: a Path would fold its `//`)."""
+
+
+class StoreLocation(click.ParamType):  # type: ignore[type-arg]
+    """`--db`: a `postgresql://` URL as it is, anything else a SQLite file path."""
+
+    name = "path-or-url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Location:
+        if isinstance(value, Path) or is_postgres_url(value):
+            return value  # type: ignore[no-any-return]
+        return Path(value)
+
+
+DB_HELP = "SQLite file or postgresql:// URL (env METERLOCAL_DB; default ./meterlocal.db)"
+
+
+def describe_store(location: Location) -> str:
+    """The store for a person to read: a file's absolute path, or a URL without its password."""
+    return redacted(location) if isinstance(location, str) else str(location.resolve())
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="meterlocal")
 @click.option(
     "--db",
     "root_db",
     envvar="METERLOCAL_DB",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=StoreLocation(),
     default=None,
-    help=f"SQLite file (env METERLOCAL_DB; default ./{DEFAULT_DB}). Also accepted after the command.",
+    help=f"{DB_HELP}. Also accepted after the command.",
 )
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug) on stderr.")
 @click.pass_context
-def cli(ctx: click.Context, root_db: Path | None, verbose: int) -> None:
-    """meterlocal: Meter's Jobs API on your machine. Strategies, jobs, batches and change detection over SQLite."""
+def cli(ctx: click.Context, root_db: Location | None, verbose: int) -> None:
+    """meterlocal: Meter's Jobs API on your machine. Strategies, jobs, batches and change detection over SQLite
+    (or a shared PostgreSQL)."""
     ctx.ensure_object(dict)
     ctx.obj["db"] = root_db
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
@@ -91,9 +119,9 @@ def db_option(func: F) -> F:
     return click.option(
         "--db",
         envvar="METERLOCAL_DB",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=StoreLocation(),
         default=None,
-        help=f"SQLite file (env METERLOCAL_DB; default ./{DEFAULT_DB}).",
+        help=f"{DB_HELP}.",
     )(func)
 
 
@@ -101,14 +129,15 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")(func)
 
 
-def database(db: Path | None) -> Path:
+def database(db: Location | None) -> Location:
     """The database a command uses: its own --db, the group's --db, METERLOCAL_DB, or ./meterlocal.db."""
     if db is not None:
         return db
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root().obj if ctx is not None else None
     if isinstance(root, dict) and root.get("db") is not None:
-        return Path(root["db"])
+        given: Location = root["db"]
+        return given
     return Path(DEFAULT_DB)
 
 
@@ -157,7 +186,7 @@ def invocation() -> str:
 
 
 def run_with_manager(
-    db: Path | None,
+    db: Location | None,
     work: Callable[[JobManager], Awaitable[T]],
     *,
     settings: Settings = READ_SETTINGS,

@@ -27,6 +27,7 @@ from meterlocal.cli.root import (
     cli,
     database,
     db_option,
+    describe_store,
     fetch_options,
     fetch_sources,
     json_option,
@@ -265,7 +266,7 @@ def scheduler(db: Path | None, poll: float) -> None:
                 schedules = await jm.list_schedules(limit=1000)
                 enabled = sum(1 for s in schedules if s.enabled)
                 click.echo(
-                    f"meterlocal: scheduler on {path.resolve()}: {enabled} enabled schedule(s); Ctrl-C stops",
+                    f"meterlocal: scheduler on {describe_store(path)}: {enabled} enabled schedule(s); Ctrl-C stops",
                     err=True,
                 )
                 await stop.wait()

@@ -14,6 +14,7 @@ from meterlocal.cli.root import (
     cli,
     database,
     db_option,
+    describe_store,
     fetch_options,
     fetch_sources,
     run_async,
@@ -102,7 +103,7 @@ def serve(
         for bound_host, bound_port in addresses:
             shown = f"[{bound_host}]" if ":" in bound_host else bound_host
             click.echo(f"meterlocal: listening on http://{shown}:{bound_port}", err=True)
-        click.echo(f"meterlocal: database {path.resolve()}", err=True)
+        click.echo(f"meterlocal: database {describe_store(path)}", err=True)
         if api_key is None:
             scope = "this machine only" if is_loopback(host) else "ANYONE WHO CAN REACH THIS ADDRESS"
             click.echo(f"meterlocal: auth off: no API key, any client on {scope} can use the API", err=True)

@@ -19,6 +19,7 @@ import contextlib
 import functools
 import logging
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from typing import Any, Literal, Protocol, TypedDict, Unpack, overload
 
 from meterlocal import arguments
 from meterlocal.arguments import UNSET, Unset
+from meterlocal.claims import JobPuller
 from meterlocal.detect import compare
 from meterlocal.errors import (
     AmbiguousIdError,
@@ -64,12 +66,13 @@ from meterlocal.runner import JobRunner
 from meterlocal.schedules.loop import ScheduleLoop
 from meterlocal.schedules.service import ScheduleService
 from meterlocal.settings import Settings
-from meterlocal.store import IdKind, SQLiteStore, Store
+from meterlocal.store import IdKind, PostgresStore, Store, store_for
 from meterlocal.tabular import ExportWriter
 
 __all__ = ["JobManager"]
 
 IfExists = Literal["error", "return", "update"]
+Claim = Literal["any", "own"]
 
 
 class StrategyFields(TypedDict, total=False):
@@ -118,6 +121,12 @@ class JobManager(MonitoringMethods, GenerationMethods):
     tests pass one they control (`meterlocal.clock.ManualClock`). `run_schedules=False` makes a manager that fires
     no schedule and delivers no webhook (read-only tools); every other open manager does both, and each due time
     fires once across all the managers and processes on the store.
+
+    `claim` says which jobs this manager runs: "own" (the default on SQLite) runs those it created or adopted
+    from stopped managers, so two notebooks on one file never run each other's jobs with each other's fetchers;
+    "any" (the default on PostgreSQL, `path="postgresql://..."`) pulls every pending job of the store, oldest
+    first, as `meterlocal worker` does; workers pulling from one store must then be configured alike.
+    `run_jobs=False` makes a producer that creates and reads jobs but runs none (a REST node in front of workers).
     """
 
     def __init__(
@@ -133,12 +142,22 @@ class JobManager(MonitoringMethods, GenerationMethods):
         resume: bool = True,
         clock: Clock = utcnow,
         run_schedules: bool = True,
+        claim: Claim | None = None,
+        run_jobs: bool = True,
     ) -> None:
         self.settings = arguments.check_settings(settings)
         if fetcher is not None and (fixtures is not None or record is not None or record_missing):
             raise ValidationError("pass either fetcher= or fixtures=/record=/record_missing=, not both")
         check_sources(fixtures=fixtures, record=record, record_missing=record_missing)
-        self._store: Store = store if store is not None else SQLiteStore(path)
+        self._store: Store = store if store is not None else store_for(path)
+        if claim is None:
+            claim = "any" if isinstance(self._store, PostgresStore) else "own"
+        if claim not in ("any", "own"):
+            raise ValidationError(f"claim must be 'any' (run any pending job of the store) or 'own', not {claim!r}")
+        self.claim: Claim = claim
+        self.run_jobs = bool(run_jobs)
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        """Recorded on every job this manager runs (`Job.worker`)."""
         self._clock = clock
         # Extraction, hashing and comparing run here, off the event loop (its threads start on first use).
         self._pool = ThreadPoolExecutor(
@@ -155,12 +174,31 @@ class JobManager(MonitoringMethods, GenerationMethods):
             pool=self._pool,
             clock=clock,
             on_finish=self._finished,
+            worker=self.worker,
         )
+        self._puller = JobPuller(
+            self._store,
+            self.settings,
+            owner_id=self._owner_id,
+            worker=self.worker,
+            run=self._runner.run_claimed,
+            poll_seconds=self.settings.schedule_poll_seconds,
+            clock=clock,
+        )
+        # Where the jobs this manager creates, fires or adopts go: to its own runner ("own"), to the store for
+        # whichever worker claims them first ("any": wake the puller), or nowhere (a producer, run_jobs=False).
+        self._queue_jobs: Callable[[Sequence[Job]], None]
+        if not self.run_jobs:
+            self._queue_jobs = _nowhere
+        elif self.claim == "any":
+            self._queue_jobs = self._puller.wake
+        else:
+            self._queue_jobs = self._runner.submit
         self._lease = LeaseKeeper(
             self._store,
             self.settings,
             owner_id=self._owner_id,
-            adopt=self._runner.submit if resume else None,
+            adopt=self._queue_jobs if resume and self.run_jobs else None,
             clock=clock,
         )
         # Started in this order by open(), stopped in reverse by close(). The lease keeper comes first: it
@@ -174,7 +212,7 @@ class JobManager(MonitoringMethods, GenerationMethods):
         self._schedule_loop = ScheduleLoop(
             self._store,
             make_jobs=self._schedules.make_jobs,
-            submit=self._runner.submit,
+            submit=self._queue_jobs,
             owner_id=self._owner_id,
             clock=clock,
             poll_seconds=self.settings.schedule_poll_seconds,
@@ -182,11 +220,24 @@ class JobManager(MonitoringMethods, GenerationMethods):
         )
         # After the runner, so a fired schedule's jobs have a runner; stopped first, so none fires while the runner
         # drains. Without run_schedules they run only when asked (run_due_schedules, deliver_webhooks).
-        self._collaborators: tuple[_Collaborator, ...] = (self._lease, self._runner, self._outbox, self._schedule_loop)
+        pulling: tuple[_Collaborator, ...] = (self._puller,) if self.run_jobs and self.claim == "any" else ()
+        self._collaborators: tuple[_Collaborator, ...] = (
+            self._lease,
+            self._runner,
+            *pulling,
+            self._outbox,
+            self._schedule_loop,
+        )
         self._open_lock = asyncio.Lock()
         self._state: Literal["new", "open", "closed"] = "new"
         # The loop open() ran in: the collaborators' tasks live there, so every later call must come from it.
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def pulled(self) -> tuple[int, int]:
+        """`(claimed, running)`: how many jobs this manager pulled from the store (`claim="any"`), and how many of
+        them run now (`meterlocal worker` reports them)."""
+        return self._puller.claimed, self._puller.running
 
     # Life cycle ---------------------------------------------------------------------------------------------
     async def __aenter__(self) -> JobManager:
@@ -463,7 +514,7 @@ class JobManager(MonitoringMethods, GenerationMethods):
             for target in targets
         ]
         await store.add_jobs(jobs, owner_id=self._owner_id)
-        self._runner.submit(jobs)
+        self._queue_jobs(jobs)
         if batch_id is None:
             return jobs[0]
         return Batch(
@@ -695,6 +746,10 @@ class JobManager(MonitoringMethods, GenerationMethods):
             raise
         await run(writer.close)
         return writer.rows
+
+
+def _nowhere(jobs: Sequence[Job]) -> None:
+    """A producer's queue: its jobs wait in the store for the workers."""
 
 
 def _fetcher_opener(

@@ -135,8 +135,29 @@ class Store(Protocol):
         already stored raises `ValidationError`, an unknown or deleted strategy `StrategyNotFoundError`; then
         nothing is inserted."""
 
-    async def claim_job(self, job_id: str, *, owner_id: str, started_at: datetime) -> Job | None:
-        """Atomically move a `pending` job owned by `owner_id` to `running`. None if it was not claimable."""
+    async def claim_job(
+        self, job_id: str, *, owner_id: str, started_at: datetime, worker: str | None = None
+    ) -> Job | None:
+        """Atomically move a `pending` job owned by `owner_id` to `running` (recording `worker` when given).
+        None if it was not claimable."""
+
+    async def claim_next(self, *, owner_id: str, worker: str, started_at: datetime, per_host_limit: int) -> Job | None:
+        """Atomically move the oldest `pending` job of the store (creation order, then insertion order), whoever
+        created it, to `running`, owned by `owner_id` and run by `worker`; skip the jobs whose host already has
+        `per_host_limit` running jobs in the store. None when no job is claimable. Two callers never claim the
+        same job (compare-and-set on SQLite, `FOR UPDATE SKIP LOCKED` on PostgreSQL)."""
+
+    async def database_time(self) -> datetime | None:
+        """The database server's clock (PostgreSQL), which every host's leases are measured by; None when the
+        store has no clock of its own (SQLite: one machine, the manager's clock)."""
+
+    async def wait_for_jobs(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a notification that jobs became pending (added, released, adopted).
+        True when one came; False on timeout, or at once-after-timeout on a store without notifications."""
+
+    async def wait_for_finish(self, job_id: str, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a notification that the job finished, in any process. False on
+        timeout; a store without notifications just waits (callers poll the job as well)."""
 
     async def finish_job(self, job_id: str, outcome: JobOutcome, *, owner_id: str) -> bool:
         """Record the outcome of a `running` job owned by `owner_id`. False (and nothing written) otherwise.

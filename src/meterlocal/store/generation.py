@@ -1,6 +1,7 @@
-"""The SQLite store's generation inputs: the page and examples each generated strategy was written from.
+"""The stores' generation inputs: the page and examples each generated strategy was written from.
 
-`SQLiteStore` inherits these methods (`GenerationQueries`). One row per strategy, replaced by every refine, so a
+`SQLiteStore` and `PostgresStore` inherit these methods (`GenerationQueries`; the PostgreSQL adapter translates the
+placeholders). One row per strategy, replaced by every refine, so a
 strategy keeps one page (the one its current selectors were inferred on), not a page per refine.
 """
 
@@ -9,22 +10,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-import aiosqlite
-
 from meterlocal.store.base import GenerationInput
+from meterlocal.store.monitoring import Connection
 from meterlocal.store.tables import GENERATION_INPUTS
 
 __all__ = ["GenerationQueries"]
 
 _T = TypeVar("_T")
-_Body = Callable[[aiosqlite.Connection], Awaitable[_T]]
+_Body = Callable[[Connection], Awaitable[_T]]
 
 _SQL_SAVE = GENERATION_INPUTS.upsert()
 _SQL_GET = GENERATION_INPUTS.select("WHERE strategy_id = ?")
 
 
 class GenerationQueries:
-    """Keep and read generation inputs (a mixin of `SQLiteStore`, which provides the helpers declared here)."""
+    """Keep and read generation inputs (a mixin of both stores, which provide the helpers declared here)."""
 
     async def _write(self, body: _Body[_T]) -> _T:
         raise NotImplementedError
@@ -36,7 +36,7 @@ class GenerationQueries:
         """Keep (or replace) the page and examples a strategy was generated or refined from."""
         row = GENERATION_INPUTS.encode(record)
 
-        async def body(conn: aiosqlite.Connection) -> None:
+        async def body(conn: Connection) -> None:
             await conn.execute(_SQL_SAVE, row)
 
         await self._write(body)

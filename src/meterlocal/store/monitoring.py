@@ -1,7 +1,9 @@
-"""The SQLite store's monitoring half: schedules, their unseen changes and changelog, the webhook outbox, pruning.
+"""The stores' monitoring half: schedules, their unseen changes and changelog, the webhook outbox, pruning.
 
-`SQLiteStore` inherits these methods (`MonitoringQueries`); they run in the store's transactions like every other
-method. Firing a schedule is compare-and-set on `next_run_at` in the transaction that inserts the run's jobs, so
+`SQLiteStore` and `PostgresStore` inherit these methods (`MonitoringQueries`); they run in the store's transactions
+like every other method. The SQL is SQLite's; `PostgresStore` runs the same text through its dialect translation
+(`store.postgres.dialect`), in serializable transactions, so both engines keep the same compare-and-set rules.
+Firing a schedule is compare-and-set on `next_run_at` in the transaction that inserts the run's jobs, so
 every due time fires once across every process on the file. Claiming a webhook delivery takes a lease
 (`claimed_until`) in one UPDATE, so two managers never send the same attempt at once, and a manager killed
 mid-delivery leaves it to the next one once the lease has passed.
@@ -15,8 +17,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-import aiosqlite
-
 from meterlocal.errors import StrategyNotFoundError
 from meterlocal.models import Job, Schedule, WebhookAttempt, WebhookDelivery, format_timestamp
 from meterlocal.store.base import FireOutcome, PruneReport
@@ -28,10 +28,13 @@ from meterlocal.store.tables import (
     decode_json,
 )
 
-__all__ = ["MonitoringQueries"]
+__all__ = ["Connection", "MonitoringQueries"]
 
 _T = TypeVar("_T")
-_Body = Callable[[aiosqlite.Connection], Awaitable[_T]]
+# A transaction's connection: aiosqlite's, or PostgresStore's adapter with the same three methods (`execute`, whose
+# result has `rowcount`; `execute_fetchall`; `executemany`).
+Connection = Any
+_Body = Callable[[Connection], Awaitable[_T]]
 
 _SQL_GET_SCHEDULE = SCHEDULES.select("WHERE schedule_id = ? AND deleted_at IS NULL")
 _SQL_LIST_SCHEDULES = SCHEDULES.select(
@@ -131,7 +134,7 @@ class MonitoringQueries:
         """Insert a new schedule (its strategy must exist: `StrategyNotFoundError` otherwise)."""
         row = SCHEDULES.encode(schedule)
 
-        async def body(conn: aiosqlite.Connection) -> None:
+        async def body(conn: Connection) -> None:
             await _require_strategy(conn, schedule.strategy_id)
             await conn.execute(SCHEDULES.insert(), row)
 
@@ -150,16 +153,16 @@ class MonitoringQueries:
         """Overwrite the live schedule with the same id. Return False if there is none."""
         values = (*_encode_schedule_fields(schedule), schedule.schedule_id)
 
-        async def body(conn: aiosqlite.Connection) -> bool:
+        async def body(conn: Connection) -> bool:
             cursor = await conn.execute(_SQL_REPLACE_SCHEDULE, values)
-            return cursor.rowcount == 1
+            return bool(cursor.rowcount == 1)
 
         return await self._write(body)
 
     async def delete_schedule(self, schedule_id: str, *, at: datetime) -> bool:
         """Stop the schedule for good (its jobs stay) and drop its undelivered webhooks."""
 
-        async def body(conn: aiosqlite.Connection) -> bool:
+        async def body(conn: Connection) -> bool:
             cursor = await conn.execute(
                 "UPDATE schedules SET deleted_at = ?, enabled = 0 WHERE schedule_id = ? AND deleted_at IS NULL",
                 (format_timestamp(at), schedule_id),
@@ -200,7 +203,7 @@ class MonitoringQueries:
         )
         rows = [JOBS.encode(job, owner_id=owner_id) for job in jobs]
 
-        async def body(conn: aiosqlite.Connection) -> FireOutcome:
+        async def body(conn: Connection) -> FireOutcome:
             cursor = await conn.execute(_SQL_FIRE, fire)
             if cursor.rowcount != 1:
                 return FireOutcome.LOST
@@ -216,7 +219,7 @@ class MonitoringQueries:
         """The schedule's completed, changed, unseen jobs, oldest first; with `mark_seen`, mark them seen in
         the same transaction (a concurrent reader gets each change once)."""
 
-        async def body(conn: aiosqlite.Connection) -> list[Sequence[Any]]:
+        async def body(conn: Connection) -> list[Sequence[Any]]:
             rows: list[Sequence[Any]] = list(await conn.execute_fetchall(_SQL_UNSEEN, (schedule_id,)))
             if rows:
                 await conn.executemany(
@@ -244,7 +247,7 @@ class MonitoringQueries:
             return []
         params = (owner_id, format_timestamp(lease_until), stamp, stamp, limit)
 
-        async def body(conn: aiosqlite.Connection) -> list[Sequence[Any]]:
+        async def body(conn: Connection) -> list[Sequence[Any]]:
             return list(await conn.execute_fetchall(_SQL_CLAIM_DELIVERIES, params))
 
         rows = await self._write(body)
@@ -285,7 +288,7 @@ class MonitoringQueries:
         )
         row = WEBHOOK_ATTEMPTS.encode(attempt, delivery_id=delivery_id)
 
-        async def body(conn: aiosqlite.Connection) -> bool:
+        async def body(conn: Connection) -> bool:
             cursor = await conn.execute(_SQL_RECORD_ATTEMPT, update)
             if cursor.rowcount != 1:
                 return False
@@ -326,9 +329,9 @@ class MonitoringQueries:
         """Delete completed runs created before `older_than` whose content did not change (and, with
         `keep_changes=False`, those that did), never the newest completed run of a strategy and URL; failed
         runs too unless `keep_failed`. Then drop result sets no job references and reclaim the space."""
-        params = (format_timestamp(older_than), int(not keep_failed), int(keep_changes))
+        params = (format_timestamp(older_than), not keep_failed, keep_changes)
 
-        async def body(conn: aiosqlite.Connection) -> tuple[int, int]:
+        async def body(conn: Connection) -> tuple[int, int]:
             seqs = [row[0] for row in await conn.execute_fetchall(_SQL_PRUNABLE, params)]
             for start in range(0, len(seqs), 500):
                 chunk = seqs[start : start + 500]
@@ -346,7 +349,7 @@ class MonitoringQueries:
         return PruneReport(jobs_deleted=jobs, result_sets_deleted=results, bytes_reclaimed=reclaimed)
 
 
-async def _require_strategy(conn: aiosqlite.Connection, strategy_id: str) -> None:
+async def _require_strategy(conn: Connection, strategy_id: str) -> None:
     rows = list(
         await conn.execute_fetchall(
             "SELECT 1 FROM strategies WHERE strategy_id = ? AND deleted_at IS NULL", (strategy_id,)

@@ -248,9 +248,65 @@ _MONITORING = Migration(
     ),
 )
 
-# Numbered 6 on its branch (3-5 were taken by branches made at the same time); the merge renumbers it.
+_CLAIM_INDEXES = (
+    # claim_next: pending jobs in creation order (jobs_status_created serves it) and running jobs per host.
+    "CREATE INDEX jobs_running_host ON jobs (host) WHERE status = 'running'",
+)
+
+_WORKERS = Migration(
+    version=4,
+    description="pull-based workers: each job's host (per-host limit across workers) and the worker that ran it",
+    statements=(
+        # Rebuilt, not altered: ADD COLUMN would put the new small columns after the big ones.
+        """
+        CREATE TABLE jobs_v4 (
+            seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id               TEXT NOT NULL UNIQUE,
+            strategy_id          TEXT NOT NULL REFERENCES strategies (strategy_id),
+            batch_id             TEXT,
+            schedule_id          TEXT,
+            url                  TEXT NOT NULL,
+            status               TEXT NOT NULL
+                                 CHECK (status IN ('pending', 'running', 'completed', 'failed')),
+            owner_id             TEXT,
+            host                 TEXT,      -- the URL's host (tables.host_of); NULL for jobs stored before v4
+            worker               TEXT,      -- host:pid of the worker that claimed the job last
+            item_count           INTEGER,
+            content_hash         TEXT,
+            has_changes          INTEGER,
+            seen_at              TEXT,
+            error                TEXT,
+            created_at           TEXT NOT NULL,
+            started_at           TEXT,
+            completed_at         TEXT,
+            final_url            TEXT,
+            warnings             TEXT,
+            parameters           TEXT,
+            structural_signature TEXT
+        )
+        """,
+        """
+        INSERT INTO jobs_v4 (seq, job_id, strategy_id, batch_id, schedule_id, url, status, owner_id, item_count,
+                             content_hash, has_changes, seen_at, error, created_at, started_at, completed_at,
+                             final_url, warnings, parameters, structural_signature)
+        SELECT seq, job_id, strategy_id, batch_id, schedule_id, url, status, owner_id, item_count, content_hash,
+               has_changes, seen_at, error, created_at, started_at, completed_at, final_url, warnings, parameters,
+               structural_signature
+        FROM jobs ORDER BY seq
+        """,
+        "DROP TABLE jobs",
+        "ALTER TABLE jobs_v4 RENAME TO jobs",
+        *_JOB_INDEXES,
+        *_CLAIM_INDEXES,
+    ),
+)
+
+# Version 3 is the workflow tables of another branch; this placeholder keeps the versions without gaps until the
+# two branches merge, when it is replaced by that migration (no released store ever recorded it).
+_RESERVED = Migration(version=3, description="reserved (workflow tables)", statements=())
+
 _GENERATION = Migration(
-    version=6,
+    version=5,
     description="the page and examples each generated strategy was written from (refine re-infers on it)",
     statements=(
         """
@@ -269,8 +325,8 @@ _GENERATION = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _GENERATION)
-"""Every migration, in order; versions increase (1, 2, 3, ... once the branches are merged)."""
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _RESERVED, _WORKERS, _GENERATION)
+"""Every migration, in order; versions are 1, 2, 3, ... without gaps."""
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
 """The schema version this code writes."""

@@ -18,7 +18,6 @@ built from those column names and fixed clauses (hence no `S608`); every value i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import sqlite3
@@ -40,6 +39,7 @@ from meterlocal.store.base import IdKind, JobOutcome, OwnerInfo
 from meterlocal.store.generation import GenerationQueries
 from meterlocal.store.monitoring import MonitoringQueries
 from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
+from meterlocal.store.shielded import run_whole
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
 
 __all__ = ["SQLiteStore"]
@@ -75,8 +75,20 @@ _replace_values = STRATEGIES.encoder((*_REPLACED, "strategy_id"))
 _SQL_INSERT_JOB = JOBS.insert()
 _SQL_GET_JOB = JOBS.select("WHERE job_id = ?")
 _SQL_CLAIM_JOB = (
-    "UPDATE jobs SET status = 'running', started_at = ? "
+    "UPDATE jobs SET status = 'running', started_at = ?, worker = COALESCE(?, worker) "
     f"WHERE job_id = ? AND status = 'pending' AND owner_id = ? RETURNING {JOBS.select_list}"
+)
+# The oldest pending job whose host is below the per-host limit. The hosts at their limit are found first (a
+# partial index holds only running jobs), then pending jobs are read in creation order (jobs_status_created).
+_SQL_CLAIM_NEXT = (
+    "UPDATE jobs SET status = 'running', started_at = ?, owner_id = ?, worker = ? "
+    "WHERE status = 'pending' AND seq = ("
+    "  SELECT p.seq FROM jobs AS p INDEXED BY jobs_status_created"
+    "  WHERE p.status = 'pending' AND COALESCE(p.host, '') NOT IN ("
+    "    SELECT COALESCE(r.host, '') FROM jobs AS r WHERE r.status = 'running'"
+    "    GROUP BY COALESCE(r.host, '') HAVING COUNT(*) >= ?)"
+    "  ORDER BY p.created_at, p.seq LIMIT 1"
+    f") RETURNING {JOBS.select_list}"
 )
 # What a finished run writes into its row: every field of a JobOutcome, each named like its column, but the
 # results, which go to the `results` table once per distinct content.
@@ -140,7 +152,7 @@ SELECT {_HISTORY_SELECT},
                WHERE p.strategy_id = j.strategy_id AND p.url = j.url AND p.status = 'completed'
                  AND (p.created_at, p.seq) < (j.created_at, j.seq)
                ORDER BY p.created_at DESC, p.seq DESC LIMIT 1
-           ) WHERE hash IS NOT j.content_hash
+           ) AS previous WHERE hash IS NOT j.content_hash
        )
 FROM jobs AS j WHERE j.strategy_id = ? ORDER BY j.created_at DESC, j.seq DESC LIMIT ?
 """
@@ -429,14 +441,42 @@ class SQLiteStore(MonitoringQueries, GenerationQueries):
 
         await self._write(body)
 
-    async def claim_job(self, job_id: str, *, owner_id: str, started_at: datetime) -> Job | None:
+    async def claim_job(
+        self, job_id: str, *, owner_id: str, started_at: datetime, worker: str | None = None
+    ) -> Job | None:
         """Atomically move a `pending` job owned by `owner_id` to `running`. None if it was not claimable."""
+        params = (format_timestamp(started_at), worker, job_id, owner_id)
 
         async def body(conn: aiosqlite.Connection) -> list[_Row]:
-            return list(await conn.execute_fetchall(_SQL_CLAIM_JOB, (format_timestamp(started_at), job_id, owner_id)))
+            return list(await conn.execute_fetchall(_SQL_CLAIM_JOB, params))
 
         rows = await self._write(body)
         return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def claim_next(self, *, owner_id: str, worker: str, started_at: datetime, per_host_limit: int) -> Job | None:
+        """Claim the oldest pending job of any owner whose host is below `per_host_limit` running jobs. The write
+        lock makes the choice and the claim one step, so the limit holds exactly across the file's processes."""
+        params = (format_timestamp(started_at), owner_id, worker, per_host_limit)
+
+        async def body(conn: aiosqlite.Connection) -> list[_Row]:
+            return list(await conn.execute_fetchall(_SQL_CLAIM_NEXT, params))
+
+        rows = await self._write(body)
+        return (await JOBS.decode_all(rows))[0] if rows else None
+
+    async def database_time(self) -> datetime | None:
+        """None: a SQLite file serves one machine, whose clock the manager reads."""
+        return None
+
+    async def wait_for_jobs(self, timeout: float) -> bool:
+        """SQLite sends no notifications: wait out `timeout` (the caller polls)."""
+        await asyncio.sleep(timeout)
+        return False
+
+    async def wait_for_finish(self, job_id: str, timeout: float) -> bool:
+        """SQLite sends no notifications: wait out `timeout` (the caller polls)."""
+        await asyncio.sleep(timeout)
+        return False
 
     async def finish_job(self, job_id: str, outcome: JobOutcome, *, owner_id: str) -> bool:
         """Record the outcome of a `running` job owned by `owner_id`. False (and nothing written) otherwise.
@@ -531,19 +571,7 @@ class SQLiteStore(MonitoringQueries, GenerationQueries):
     async def batch_progress(self, batch_id: str) -> BatchProgress | None:
         """Job counts of the batch by status; None if no job has this batch id."""
         rows = await self._rows(_SQL_BATCH_PROGRESS, (batch_id,))
-        total, pending, running, completed, failed, strategy_id = rows[0]
-        if not total:
-            return None
-        return BatchProgress(
-            batch_id=batch_id,
-            strategy_id=strategy_id,
-            total=total,
-            pending=int(pending),
-            running=int(running),
-            completed=int(completed),
-            failed=int(failed),
-            progress_percent=round(100 * (int(completed) + int(failed)) / total, 2),
-        )
+        return progress_of(batch_id, rows[0])
 
     async def history(self, strategy_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
         """The strategy's jobs newest first. `has_changes` is True for a completed job whose content hash
@@ -612,6 +640,23 @@ class SQLiteStore(MonitoringQueries, GenerationQueries):
         return [row[0] for row in await self._rows(_SQL_ORPHANED_OWNERS)]
 
 
+def progress_of(batch_id: str, row: _Row) -> BatchProgress | None:
+    """The progress of a batch from its counts `(total, pending, running, completed, failed, strategy_id)`."""
+    total, pending, running, completed, failed, strategy_id = row
+    if not total:
+        return None
+    return BatchProgress(
+        batch_id=batch_id,
+        strategy_id=strategy_id,
+        total=int(total),
+        pending=int(pending),
+        running=int(running),
+        completed=int(completed),
+        failed=int(failed),
+        progress_percent=round(100 * (int(completed) + int(failed)) / int(total), 2),
+    )
+
+
 def list_jobs_query(
     *,
     strategy_id: str | None = None,
@@ -653,19 +698,9 @@ async def _attempt(conn: aiosqlite.Connection, body: _Body[_T], write: bool) -> 
         await _rollback_quietly(conn)
     if not write:
         return await body(conn)
-    # The transaction runs as its own task: a caller cancelled half-way (a job task at shutdown) must not leave
-    # BEGIN queued on the connection's thread with nobody to commit or roll it back. The caller waits for the
-    # task to end (the store's lock is held meanwhile, so no other transaction can start), then sees the cancel.
-    transaction = asyncio.ensure_future(_transaction(conn, body))
-    try:
-        return await asyncio.shield(transaction)
-    except asyncio.CancelledError:
-        while not transaction.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({transaction})
-        if not transaction.cancelled():
-            transaction.exception()  # retrieved: the caller was cancelled, its outcome no longer matters
-        raise
+    # The transaction runs as its own task: a cancelled caller must not leave BEGIN queued on the connection's
+    # thread. The store's lock is held meanwhile, so no other transaction can start.
+    return await run_whole(_transaction(conn, body))
 
 
 async def _transaction(conn: aiosqlite.Connection, body: _Body[_T]) -> _T:

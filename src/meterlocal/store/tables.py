@@ -28,6 +28,7 @@ import linecache
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -55,6 +56,7 @@ __all__ = [
     "Column",
     "Table",
     "decode_json",
+    "host_of",
     "json_column",
     "list_column",
     "optional_time_column",
@@ -93,6 +95,7 @@ class Column:
     label: str = ""
     expression: str | None = None
     stored: bool | None = None  # default: stored unless read through an expression
+    source: str | None = None  # written from this attribute of the record (encoded), not from `name`
 
     @property
     def in_table(self) -> bool:
@@ -134,6 +137,12 @@ def _optional_flag(value: bool | None) -> int | None:
 
 def _optional_bool(value: int | None) -> bool | None:
     return None if value is None else bool(value)
+
+
+def host_of(url: str) -> str:
+    """The host a job's URL names, lower case (`""` for a URL without one): the per-host limit's key."""
+    parts = urlsplit(url)
+    return (parts.hostname or parts.scheme or "").lower()
 
 
 def decode_json(text: str | None) -> Any:
@@ -249,7 +258,7 @@ class Table(Generic[_R]):
         `ValidationError` naming the column and the record.
         """
         columns = self._columns(names)
-        given = [c.name for c in columns if not c.read] if given is None else list(given)
+        given = [c.name for c in columns if not c.read and c.source is None] if given is None else list(given)
         if not set(given) <= set(names):
             raise ValueError(f"table {self.name}: given columns {list(given)} must be among {list(names)}")
         namespace: dict[str, Any] = {
@@ -259,7 +268,7 @@ class Table(Generic[_R]):
         }
         values = []
         for c in columns:
-            value = c.name if c.name in given else f"record.{c.name}"
+            value = c.name if c.name in given else f"record.{c.source or c.name}"
             if c.encode is not None:
                 namespace[f"encode_{c.name}"] = c.encode
                 value = f"encode_{c.name}({value})"
@@ -315,7 +324,7 @@ class Table(Generic[_R]):
             if c.encode is None:
                 continue
             try:
-                c.encode(given[c.name] if c.name in given else getattr(record, c.name))
+                c.encode(given[c.name] if c.name in given else getattr(record, c.source or c.name))
             except orjson.JSONEncodeError as failed:
                 return ValidationError(f"The {c.label or c.name} of {what} cannot be stored as JSON: {failed}")
         return ValidationError(f"A value of {what} cannot be stored as JSON: {exc}")
@@ -350,6 +359,9 @@ JOBS: Table[Job] = Table(
         Column("url"),
         Column("status", _status, JobStatus),
         Column("owner_id", read=False),  # the manager that holds the job; a Job does not carry it
+        # The URL's host, for the per-host limit that claims keep across every worker of the store.
+        Column("host", host_of, read=False, source="url"),
+        Column("worker"),  # the worker that ran (or runs) the job: "host:pid", set when it is claimed
         Column("item_count"),
         Column("content_hash"),
         Column("has_changes", _optional_flag, _optional_bool),

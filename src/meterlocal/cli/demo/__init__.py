@@ -22,7 +22,7 @@ from rich.console import Console
 
 from meterlocal.arguments import MAX_LIST_LIMIT
 from meterlocal.cli.output import comparison_table, console, history_table, job_summary, results_table
-from meterlocal.cli.root import cli, database, db_option, invocation, run_async
+from meterlocal.cli.root import UsageFailure, cli, database, db_option, invocation, run_async
 from meterlocal.manager import JobManager
 from meterlocal.models import Job, Strategy
 
@@ -157,6 +157,9 @@ async def _demo(path: Path, rows: int) -> int:
 @click.option("--rows", type=click.IntRange(0), default=10, show_default=True, help="Result rows to print per job.")
 def demo(db: Path | None, rows: int) -> None:
     """Scrape bundled real pages from a local server twice and show the history and the changes. Offline."""
-    code = run_async(_demo(database(db).resolve(), rows))
+    location = database(db)
+    if not isinstance(location, Path):
+        raise UsageFailure("the demo writes a SQLite file: give --db a file path, not a PostgreSQL URL")
+    code = run_async(_demo(location.resolve(), rows))
     if code:
         raise click.exceptions.Exit(code)
