@@ -10,6 +10,7 @@ from meterlocal.errors import (
     BatchNotFoundError,
     BatchTimeoutError,
     BlockedURLError,
+    DiscoveryNotFoundError,
     EventLoopError,
     ExtractionError,
     FetchError,
@@ -21,12 +22,15 @@ from meterlocal.errors import (
     MeterlocalError,
     NotFoundError,
     ResponseTooLargeError,
+    RobotsDisallowedError,
     ScheduleNotFoundError,
+    SitemapError,
     StrategyError,
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
 )
+from meterlocal.crawl import DiscoveredUrl, Discovery, DiscoveryMethod, DiscoveryStatus
 from meterlocal.extract import compile_strategy, extract, strategy_json_schema
 from meterlocal.extract.infer import StrategyProposal, infer_strategy
 from meterlocal.manager import JobManager
@@ -62,6 +66,11 @@ __all__ = [
     "Changelog",
     "ChangelogEntry",
     "Comparison",
+    "DiscoveredUrl",
+    "Discovery",
+    "DiscoveryMethod",
+    "DiscoveryNotFoundError",
+    "DiscoveryStatus",
     "EventLoopError",
     "ExtractionError",
     "FetchError",
@@ -78,10 +87,12 @@ __all__ = [
     "MeterlocalError",
     "NotFoundError",
     "ResponseTooLargeError",
+    "RobotsDisallowedError",
     "Schedule",
     "ScheduleChanges",
     "ScheduleNotFoundError",
     "Settings",
+    "SitemapError",
     "Strategy",
     "StrategyError",
     "StrategyNotFoundError",

@@ -9,7 +9,8 @@ The manager never calls `asyncio.run`, never installs signal handlers and never 
 notebook, a web app or a script alike. Everything that runs in the background while it is open is a collaborator
 with `start()` and `stop(timeout)`; `open()` starts them in order and `close()` stops them in reverse, within
 `shutdown_timeout` (see `JobManager._collaborators`). The monitoring methods (schedules, webhooks, listeners,
-retention) are in `manager.monitoring`, which `JobManager` inherits.
+retention) are in `manager.monitoring`, the crawling methods (discovery, crawl) in `manager.crawling`; `JobManager`
+inherits both.
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ from meterlocal.errors import (
 )
 from meterlocal.extract import ApiStrategy, CompiledStrategy, compile_strategy
 from meterlocal.fetch import Fetcher, FetchRequest, build_fetcher
+from meterlocal.fetch.polite import PoliteFetcher
 from meterlocal.generation import GeneratedStrategy
 from meterlocal.lease import LeaseKeeper
+from meterlocal.crawl import DiscoveryService
+from meterlocal.manager.crawling import CrawlingMethods
 from meterlocal.manager.monitoring import MonitoringMethods
 from meterlocal.models import (
     Batch,
@@ -92,7 +96,7 @@ class _Collaborator(Protocol):
         """End within about `timeout` seconds, leaving unfinished work in the store for the next manager."""
 
 
-class JobManager(MonitoringMethods):
+class JobManager(CrawlingMethods, MonitoringMethods):
     """Strategies, jobs and batches over one store, run inside the caller's event loop.
 
     `path` is a SQLite file (created if missing) or ":memory:". Pages come from the web (`HttpFetcher`), from a
@@ -133,7 +137,7 @@ class JobManager(MonitoringMethods):
             self._store,
             self.settings,
             owner_id=self._owner_id,
-            fetcher=_fetcher_opener(self.settings, fetcher, fixtures=fixtures, record=record),
+            fetcher=_fetcher_opener(self.settings, fetcher, fixtures=fixtures, record=record, clock=clock),
             pool=self._pool,
             clock=clock,
             on_finish=self._finished,
@@ -164,7 +168,15 @@ class JobManager(MonitoringMethods):
         )
         # After the runner, so a fired schedule's jobs have a runner; stopped first, so none fires while the runner
         # drains. Without run_schedules they run only when asked (run_due_schedules, deliver_webhooks).
-        self._collaborators: tuple[_Collaborator, ...] = (self._lease, self._runner, self._outbox, self._schedule_loop)
+        # Discoveries fetch through the runner's fetcher, so they stop before it does.
+        self._discoveries = DiscoveryService(self._runner.fetch, clock=clock)
+        self._collaborators: tuple[_Collaborator, ...] = (
+            self._lease,
+            self._runner,
+            self._discoveries,
+            self._outbox,
+            self._schedule_loop,
+        )
         self._open_lock = asyncio.Lock()
         self._state: Literal["new", "open", "closed"] = "new"
         # The loop open() ran in: the collaborators' tasks live there, so every later call must come from it.
@@ -663,13 +675,23 @@ class JobManager(MonitoringMethods):
 
 
 def _fetcher_opener(
-    settings: Settings, fetcher: Fetcher | None, *, fixtures: str | Path | None, record: str | Path | None
+    settings: Settings,
+    fetcher: Fetcher | None,
+    *,
+    fixtures: str | Path | None,
+    record: str | Path | None,
+    clock: Clock,
 ) -> Callable[[], contextlib.AbstractAsyncContextManager[Fetcher]]:
-    """How the runner opens its fetcher: the caller's, left open, or one built from the settings, closed after."""
+    """How the runner opens its fetcher: the caller's, left open, or one built from the settings, closed after.
+
+    Either way robots.txt and the per-host delays (`PoliteFetcher`) come first; robots.txt is fetched through it.
+    """
     if fetcher is not None:
-        given = fetcher
+        given: Fetcher = PoliteFetcher(fetcher, settings, clock=clock)
         return lambda: contextlib.nullcontext(given)
-    return lambda: contextlib.aclosing(build_fetcher(settings, fixtures=fixtures, record=record))
+    return lambda: contextlib.aclosing(
+        PoliteFetcher(build_fetcher(settings, fixtures=fixtures, record=record), settings, clock=clock)
+    )
 
 
 def _job_parameters(
