@@ -33,9 +33,7 @@ ROBOTS = "User-agent: *\nDisallow: /private/\n"
 
 def urlset(urls: list[tuple[str, str | None]]) -> bytes:
     """A sitemap `<urlset>` of (loc, lastmod) pairs."""
-    rows = "".join(
-        f"<url><loc>{loc}</loc>{f'<lastmod>{mod}</lastmod>' if mod else ''}</url>" for loc, mod in urls
-    )
+    rows = "".join(f"<url><loc>{loc}</loc>{f'<lastmod>{mod}</lastmod>' if mod else ''}</url>" for loc, mod in urls)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</urlset>'
@@ -78,7 +76,10 @@ def serve_crawl_site(site: Site, *, bomb_bytes: int = 64 << 20) -> None:
     books_urls = [(site.url(f"/catalogue/book_{n}/index.html"), None) for n in range(20)]
     site.page("/sitemap-news.xml.gz", gzip.compress(urlset(news_urls)), content_type="application/gzip")
     site.page("/sitemap-books.xml.gz", gzip.compress(urlset(books_urls)), content_type="application/gzip")
-    site.page("/sitemap.xml", sitemap([site.url("/sitemap-news.xml.gz"), site.url("/sitemap-books.xml.gz")]),
-              content_type="application/xml")
+    site.page(
+        "/sitemap.xml",
+        sitemap([site.url("/sitemap-news.xml.gz"), site.url("/sitemap-books.xml.gz")]),
+        content_type="application/xml",
+    )
     site.page("/bomb.xml.gz", _bomb(bomb_bytes), content_type="application/gzip")
     site.page("/nonxml.xml", read_page(LISTING[1]), content_type="text/html")

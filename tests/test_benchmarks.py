@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks")
+SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "crawl")
 
 
 @pytest.fixture(autouse=True)

@@ -51,3 +51,18 @@ def test_the_monitoring_example_runs_and_prints_what_the_readme_says(tmp_path: P
         "1 0",
         "[{'title': 'Beloved', 'price': '£9'}] [('£7', '£8')]",
     ]
+
+
+def test_the_crawling_example_runs_offline_and_prints_what_the_readme_says(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme.split("Crawling example (run by `tests/test_readme.py`", 1)[1]
+    code = re.search(r"```python\n(.*?)```", after, re.DOTALL)
+    shown = re.search(r"It prints:\n\n```\n(.*?)```", after, re.DOTALL)
+    assert code is not None and shown is not None
+    (tmp_path / "fixtures").symlink_to(ROOT / "fixtures")
+    (tmp_path / "crawl.py").write_text(code.group(1), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "crawl.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == shown.group(1).splitlines()

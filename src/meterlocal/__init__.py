@@ -5,6 +5,7 @@ one document with no store and no network; `compare` tells how two result sets d
 """
 
 from meterlocal.clock import ManualClock
+from meterlocal.crawl import DiscoveredUrl, Discovery, DiscoveryMethod, DiscoveryStatus
 from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
     BatchNotFoundError,
@@ -30,7 +31,6 @@ from meterlocal.errors import (
     UnavailableError,
     ValidationError,
 )
-from meterlocal.crawl import DiscoveredUrl, Discovery, DiscoveryMethod, DiscoveryStatus
 from meterlocal.extract import compile_strategy, extract, strategy_json_schema
 from meterlocal.extract.infer import StrategyProposal, infer_strategy
 from meterlocal.manager import JobManager

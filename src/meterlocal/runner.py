@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
-from typing import Any
 from urllib.parse import urlsplit
 
 from meterlocal.crawl.pagination import Page, PageWalk, first_request, next_request

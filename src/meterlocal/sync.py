@@ -171,6 +171,7 @@ class SyncJobManager:
     get_schedule_changes = _blocking(JobManager.get_schedule_changes)
     get_schedule_changelog = _blocking(JobManager.get_schedule_changelog)
     run_due_schedules = _blocking(JobManager.run_due_schedules)
+
     # Crawling: discovery and crawls (written out where `**parameters` could hold a "self")
     def start_discovery(self, method: str, **parameters: Any) -> Discovery:
         return self._run(lambda: self.manager.start_discovery(method, **parameters))

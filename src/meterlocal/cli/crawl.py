@@ -55,8 +55,12 @@ def _parameters(method: str, target: str, options: dict[str, Any]) -> tuple[str,
     names = {
         "sitemap": {"pattern": "url_pattern", "max_urls": "max_urls", "since": "modified_since"},
         "pagination": {"max_pages": "max_pages", "start": "start_index", "step": "step"},
-        "link_pattern": {"pattern": "link_pattern", "follow": "navigation_pattern", "max_urls": "max_urls",
-                         "max_depth": "max_depth"},
+        "link_pattern": {
+            "pattern": "link_pattern",
+            "follow": "navigation_pattern",
+            "max_urls": "max_urls",
+            "max_depth": "max_depth",
+        },
     }[kind]
     for option, value in options.items():
         if value is None or value is False:

@@ -85,7 +85,9 @@ class DiscoveryStatus(enum.StrEnum):
 
 
 def _http(url: str) -> str:
-    if urlsplit(url).scheme.lower() not in ("http", "https", "file") or not urlsplit(url).netloc and not url.startswith("file:"):
+    if urlsplit(url).scheme.lower() not in ("http", "https", "file") or (
+        not urlsplit(url).netloc and not url.startswith("file:")
+    ):
         raise ValueError(f"must be an absolute http(s) URL, not {url!r}")
     return url
 
@@ -135,7 +137,9 @@ class LinkPatternDiscovery(_Method):
     seed_url: HttpUrl = Field(description="The page the crawl starts from")
     link_pattern: str = Field(min_length=1, description="Glob of the URLs to keep, e.g. */catalogue/*/index.html")
     navigation_pattern: str | None = Field(None, description="Glob of the pages to follow for more links")
-    max_depth: int = Field(2, ge=0, le=MAX_DEPTH, description=f"Links followed from the seed at most (0 to {MAX_DEPTH})")
+    max_depth: int = Field(
+        2, ge=0, le=MAX_DEPTH, description=f"Links followed from the seed at most (0 to {MAX_DEPTH})"
+    )
     max_urls: MaxUrls = 1000
     same_site: bool = Field(True, description="Keep and follow only links on the seed's host")
     obey_robots: bool = Field(True, description="Fetch only what robots.txt allows")

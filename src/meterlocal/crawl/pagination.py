@@ -59,7 +59,9 @@ class PageWalk:
         """Keep `page` (fetched with `requested`); return the next request, or None when the walk ends."""
         self._seen.update((_visit_key(requested), page.url))
         self.pages.append(page)
-        self.warnings += page.warnings if len(self.pages) == 1 else [f"Page {len(self.pages)}: {w}" for w in page.warnings]
+        self.warnings += (
+            page.warnings if len(self.pages) == 1 else [f"Page {len(self.pages)}: {w}" for w in page.warnings]
+        )
         following = page.next
         if following is None or len(self.pages) >= self.max_pages:
             return None

@@ -157,12 +157,10 @@ class ApiPagination(Document):
     stop_when: Annotated[Literal["empty"], Expect("paginate stop_when must be 'empty', not {input}")] = Field(
         "empty", description="Stop at the first page with no items"
     )
-    next: Annotated[Annotated[str, _NOT_BLANK] | None, Expect("paginate next must be a JMESPath, not {input}")] = (
-        Field(
-            None,
-            description="JMESPath of the next cursor in each response (cursor mode): sent as `param`, or "
-            "followed as a URL when there is no param; null or missing ends the walk",
-        )
+    next: Annotated[Annotated[str, _NOT_BLANK] | None, Expect("paginate next must be a JMESPath, not {input}")] = Field(
+        None,
+        description="JMESPath of the next cursor in each response (cursor mode): sent as `param`, or "
+        "followed as a URL when there is no param; null or missing ends the walk",
     )
 
     _next: Any = PrivateAttr(None)
@@ -178,7 +176,9 @@ class ApiPagination(Document):
             _jmespath(self.next, "paginate next", field="paginate")
             self._next = jmespath.compile(self.next)
         elif self.param is None:
-            raise StrategyError("paginate needs 'param' (a page counter) or 'next' (a cursor JMESPath)", field="paginate")
+            raise StrategyError(
+                "paginate needs 'param' (a page counter) or 'next' (a cursor JMESPath)", field="paginate"
+            )
         return self
 
 

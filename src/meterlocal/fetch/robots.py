@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from protego import Protego  # type: ignore[import-untyped]
+from protego import Protego
 
 from meterlocal.errors import FetchError, HTTPStatusError, RobotsDisallowedError
 from meterlocal.fetch.base import FetchRequest, FetchResponse

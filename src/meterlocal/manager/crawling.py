@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from meterlocal.crawl import Discovery, DiscoveryService, DiscoveryStatus, parse_discovery
-from meterlocal.errors import JobStateError, ValidationError
+from meterlocal.errors import ValidationError
 from meterlocal.models import Batch, Job
 from meterlocal.settings import Settings
 from meterlocal.store import Store
@@ -56,14 +56,14 @@ class CrawlingMethods:
     async def execute_discovery(
         self, discovery_id: str, strategy_id: str, parameters: Mapping[str, Any] | None = None
     ) -> Batch:
-        """Scrape every URL a completed discovery found with `strategy_id`, as one batch. Raise `JobStateError`
+        """Scrape every URL a completed discovery found with `strategy_id`, as one batch. Raise `ValidationError`
         when the discovery has not completed or found nothing."""
         discovery = await self.get_discovery(discovery_id)
         if discovery.status is not DiscoveryStatus.COMPLETED:
             detail = f": {discovery.error}" if discovery.error else ""
-            raise JobStateError(f"Discovery {discovery_id} is {discovery.status.value}, not completed{detail}")
+            raise ValidationError(f"Discovery {discovery_id} is {discovery.status.value}, not completed{detail}")
         if not discovery.urls:
-            raise JobStateError(f"Discovery {discovery_id} found no URLs, so there is nothing to scrape")
+            raise ValidationError(f"Discovery {discovery_id} found no URLs, so there is nothing to scrape")
         batch = await self.create_job(strategy_id, urls=[found.url for found in discovery.urls], parameters=parameters)
         assert isinstance(batch, Batch)
         return batch

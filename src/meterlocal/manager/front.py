@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol, TypedDict, Unpack, overload
 
 from meterlocal import arguments, generation
 from meterlocal.arguments import UNSET, Unset
+from meterlocal.crawl import DiscoveryService
 from meterlocal.detect import compare
 from meterlocal.errors import (
     BatchNotFoundError,
@@ -46,7 +47,6 @@ from meterlocal.fetch import Fetcher, FetchRequest, build_fetcher
 from meterlocal.fetch.polite import PoliteFetcher
 from meterlocal.generation import GeneratedStrategy
 from meterlocal.lease import LeaseKeeper
-from meterlocal.crawl import DiscoveryService
 from meterlocal.manager.crawling import CrawlingMethods
 from meterlocal.manager.monitoring import MonitoringMethods
 from meterlocal.models import (
