@@ -89,9 +89,16 @@ async def test_link_pattern_keeps_matching_links_and_follows_navigation(site: Si
             navigation_pattern="*news?p=*",
             max_depth=1,
         )
+        local = await jm.discover("link_pattern", seed_url=site.url("/news?p=1"), link_pattern="*", max_depth=0)
+        anywhere = await jm.discover(
+            "link_pattern", seed_url=site.url("/news?p=1"), link_pattern="*", max_depth=0, same_site=False
+        )
     assert found.status is DiscoveryStatus.COMPLETED, found.error
     assert found.pages_fetched == 2  # the seed and ?p=2 (depth 1); ?p=3 would be depth 2
     assert found.url_count > 30 and all("item?id=" in u.url and u.url.startswith(site.base) for u in found.urls)
+    # same-site by default: the stories' own sites are left out unless same_site=False
+    assert local.url_count > 0 and all(u.url.startswith(site.base) for u in local.urls)
+    assert any(not u.url.startswith(site.base) for u in anywhere.urls) and anywhere.url_count > local.url_count
 
 
 async def test_crawl_discovers_then_scrapes_every_url_as_one_batch(site: Site, tmp_path: Path) -> None:

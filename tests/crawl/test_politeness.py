@@ -92,7 +92,7 @@ async def test_the_minimum_delay_spaces_requests_to_one_host(site: Site) -> None
     clock = FakeClock()
     sleep = Sleeper(clock)
     settings = Settings(min_host_delay=1.5)
-    polite = PoliteFetcher(HttpFetcher(settings), settings, clock=clock, sleep=sleep)
+    polite = PoliteFetcher(HttpFetcher(settings), settings, delay_clock=clock, sleep=sleep)
     try:
         for n in (1, 2, 3):
             await polite.fetch(FetchRequest(url=site.url(f"/news?p={n}")))
@@ -111,7 +111,7 @@ async def test_the_adaptive_delay_backs_off_on_503_and_never_drops_on_errors(sit
     url = site.route("/flaky", flaky)
     clock = FakeClock()
     settings = Settings(autothrottle=True, min_host_delay=0.25, retries=0)
-    polite = PoliteFetcher(HttpFetcher(settings), settings, clock=clock, sleep=Sleeper(clock))
+    polite = PoliteFetcher(HttpFetcher(settings), settings, delay_clock=clock, sleep=Sleeper(clock))
     host = site.base
     delays = []
     try:

@@ -18,10 +18,20 @@ __all__ = ["PoliteFetcher"]
 class PoliteFetcher:
     """A `Fetcher` that asks robots.txt first (when the request or `Settings.obey_robots` says so) and keeps each
     host's delay (`min_host_delay`, robots.txt's Crawl-delay when obeyed, the adaptive delay) before fetching
-    with `inner`. robots.txt itself is fetched with `inner`, outside the delays."""
+    with `inner`. robots.txt itself is fetched with `inner`, outside the delays.
+
+    `clock` (the manager's) dates robots.txt entries; delays are measured on the monotonic clock unless
+    `delay_clock` is given, with the `sleep` that moves it (tests: a `ManualClock` and a sleep advancing it).
+    """
 
     def __init__(
-        self, inner: Fetcher, settings: Settings, *, clock: Clock = utcnow, sleep: Sleep = asyncio.sleep
+        self,
+        inner: Fetcher,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        delay_clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._inner = inner
         self._obey = settings.obey_robots
@@ -31,7 +41,7 @@ class PoliteFetcher:
             adaptive=settings.autothrottle,
             target_concurrency=settings.autothrottle_target_concurrency,
             max_delay=settings.autothrottle_max_delay,
-            clock=clock,
+            clock=delay_clock,
             sleep=sleep,
         )
 

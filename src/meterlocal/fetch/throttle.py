@@ -7,13 +7,15 @@ average, a 429 or 503 doubles the delay (the host asked us to slow down), and an
 (errors tend to come back fast). The delay stays between the fixed minimum (and robots.txt's Crawl-delay) and
 `max_delay`.
 
-Time comes from the manager's clock and waiting from `sleep`, so a test gives a `ManualClock` and a `sleep` that
-advances it, and checks the delays without waiting for them.
+Time comes from `clock` (default: the monotonic clock) and waiting from `sleep`, so a test gives a `ManualClock`
+and a `sleep` that advances it, and checks the delays without waiting for them. The two go together: a clock
+that does not move while `sleep` really waits would make every wait longer than the last.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -43,14 +45,14 @@ class HostThrottle:
         adaptive: bool,
         target_concurrency: float = 1.0,
         max_delay: float = 60.0,
-        clock: Clock,
+        clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._min_delay = min_delay
         self._adaptive = adaptive
         self._target = target_concurrency
         self._max_delay = max(max_delay, min_delay)
-        self._clock = clock
+        self._now: Callable[[], float] = time.monotonic if clock is None else (lambda: clock().timestamp())
         self._sleep = sleep
         self._hosts: dict[str, _Host] = {}
 
@@ -76,10 +78,10 @@ class HostThrottle:
         assert state.lock is not None
         async with state.lock:  # requests to one host take their turns in order
             state.delay = max(state.delay, floor)
-            now = self._clock().timestamp()
+            now = self._now()
             if state.next_start > now:
                 await self._sleep(state.next_start - now)
-                now = max(now, self._clock().timestamp(), state.next_start)
+                now = max(now, self._now(), state.next_start)
             state.next_start = now + state.delay
 
     def record(self, host: str, *, latency: float, status: int | None) -> None:
