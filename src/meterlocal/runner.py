@@ -213,7 +213,11 @@ class JobRunner:
                     message = f"{message} ({url})"
                 return self._failed(message, url)
             request = walk.add(page, request)
-        items, digest, signature = walk.results()
+        try:
+            # Hashing a big result takes a while: in the pool too.
+            items, digest, signature = await loop.run_in_executor(self._pool, walk.results)
+        except MeterlocalError as exc:  # results too deep to hash (ValidationError)
+            return self._failed(f"{exc} ({walk.pages[0].url})", walk.pages[0].url)
         return JobOutcome(
             status=JobStatus.COMPLETED,
             completed_at=self._clock(),
