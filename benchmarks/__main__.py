@@ -14,6 +14,7 @@ elsewhere so it does not overwrite the committed results.
     breakdown where a job's CPU goes: fetch, parse, extract, hash, signature, store, other (ms per page)
     infer    infer_strategy's time on every saved page, from one and from two examples
     scaling  claims + finishes per second (PostgreSQL, SQLite), and 1-2 worker processes sharing one batch
+    crawl    pages/s on a loopback listing with and without a per-host delay; memory of a 10,000-URL discovery
 """
 
 from __future__ import annotations
@@ -28,7 +29,19 @@ from benchmarks.machine import describe
 from benchmarks.options import RESULTS, Options
 from benchmarks.report import SuiteResult, write_result
 
-SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "breakdown", "infer", "scaling")
+SUITES = (
+    "extract",
+    "e2e",
+    "memory",
+    "store",
+    "compare",
+    "growth",
+    "webhooks",
+    "breakdown",
+    "infer",
+    "scaling",
+    "crawl",
+)
 
 
 def run_suite(name: str, options: Options) -> SuiteResult:

@@ -16,7 +16,19 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "breakdown", "infer", "scaling")
+SUITES = (
+    "extract",
+    "e2e",
+    "memory",
+    "store",
+    "compare",
+    "growth",
+    "webhooks",
+    "breakdown",
+    "infer",
+    "scaling",
+    "crawl",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -71,3 +71,18 @@ def test_the_generating_example_runs_generate_refine_repair_and_the_hook(tmp_pat
     recovered = done.stdout.splitlines()[1]
     assert "'rank': 1.0" in recovered
     assert done.stdout.splitlines()[2] == "{'name': 'Greater London Built-up area'}"
+
+
+def test_the_crawling_example_runs_offline_and_prints_what_the_readme_says(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme.split("Crawling example (run by `tests/test_readme.py`", 1)[1]
+    code = re.search(r"```python\n(.*?)```", after, re.DOTALL)
+    shown = re.search(r"It prints:\n\n```\n(.*?)```", after, re.DOTALL)
+    assert code is not None and shown is not None
+    (tmp_path / "fixtures").symlink_to(ROOT / "fixtures")
+    (tmp_path / "crawl.py").write_text(code.group(1), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "crawl.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == shown.group(1).splitlines()

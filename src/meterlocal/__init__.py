@@ -5,12 +5,14 @@ one document with no store and no network; `compare` tells how two result sets d
 """
 
 from meterlocal.clock import ManualClock
+from meterlocal.crawl import DiscoveredUrl, Discovery, DiscoveryMethod, DiscoveryStatus
 from meterlocal.detect import compare, content_hash, structural_signature
 from meterlocal.errors import (
     AmbiguousIdError,
     BatchNotFoundError,
     BatchTimeoutError,
     BlockedURLError,
+    DiscoveryNotFoundError,
     EventLoopError,
     ExtractionError,
     FetchError,
@@ -24,7 +26,9 @@ from meterlocal.errors import (
     MissingDependencyError,
     NotFoundError,
     ResponseTooLargeError,
+    RobotsDisallowedError,
     ScheduleNotFoundError,
+    SitemapError,
     StrategyError,
     StrategyNotFoundError,
     UnavailableError,
@@ -69,6 +73,11 @@ __all__ = [
     "Changelog",
     "ChangelogEntry",
     "Comparison",
+    "DiscoveredUrl",
+    "Discovery",
+    "DiscoveryMethod",
+    "DiscoveryNotFoundError",
+    "DiscoveryStatus",
     "EventLoopError",
     "ExtractionError",
     "FetchError",
@@ -89,10 +98,12 @@ __all__ = [
     "NotFoundError",
     "RepairProposal",
     "ResponseTooLargeError",
+    "RobotsDisallowedError",
     "Schedule",
     "ScheduleChanges",
     "ScheduleNotFoundError",
     "Settings",
+    "SitemapError",
     "Strategy",
     "StrategyError",
     "StrategyNotFoundError",

@@ -23,6 +23,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from typing_extensions import TypedDict
 
 from meterlocal.arguments import MAX_LIST_LIMIT
+from meterlocal.crawl import DiscoveredUrl, Discovery, DiscoveryMethod, DiscoveryStatus
 from meterlocal.models import (
     Batch,
     BatchProgress,
@@ -43,6 +44,7 @@ from meterlocal.schedules.timing import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECON
 from meterlocal.webhooks import WebhookType
 
 __all__ = [
+    "MAX_DISCOVERY_LIST",
     "MAX_OFFSET",
     "BatchOut",
     "BatchProgressOut",
@@ -51,12 +53,18 @@ __all__ = [
     "ChangesQuery",
     "CompareJobsBody",
     "ComparisonOut",
+    "CreateDiscoveryBody",
     "CreateJobBody",
     "CreateScheduleBody",
     "CreateStrategyBody",
     "DeletedOut",
     "DeliveriesQuery",
+    "DiscoveryCreatedOut",
+    "DiscoveryOut",
+    "DiscoveryUrlsOut",
+    "DiscoveryUrlsQuery",
     "ErrorOut",
+    "ExecuteDiscoveryBody",
     "ExecuteJobBody",
     "GenerateStrategyBody",
     "HistoryEntryOut",
@@ -524,3 +532,65 @@ class WebhookDeliveryOut(WebhookDelivery, _Out):
 
 class WebhookTestOut(WebhookTestResult, _Out):
     """Meter's `/api/webhooks/test` answer: `success`, `status_code` (0 when no answer came) and `message`."""
+
+
+# Discovery (Meter's /discover, served without the /api prefix as Meter does) -----------------------------------
+MAX_DISCOVERY_LIST = 10_000
+
+
+class CreateDiscoveryBody(_Body):
+    """`POST /discover`: `{"discovery": {"method": "sitemap" | "pagination" | "link_pattern", ...}}`."""
+
+    discovery: dict[str, Any] = Field(
+        description="The method and its parameters: sitemap (sitemap_url, url_pattern, max_urls), pagination "
+        "(url_template with {n}, start_index, step, max_pages), link_pattern (seed_url, link_pattern, "
+        "navigation_pattern, max_depth, max_urls)"
+    )
+
+
+class DiscoveryUrlsQuery(_Query):
+    """`GET /discover/{discovery_id}/urls`: one page of the URLs found, in the order found."""
+
+    limit: Annotated[int, IntRange(1, MAX_DISCOVERY_LIST)] = Field(1000, description="Max URLs")
+    offset: Annotated[int, IntRange(0, MAX_OFFSET)] = Field(0, description="URLs to skip")
+
+
+class ExecuteDiscoveryBody(_Body):
+    """`POST /discover/{discovery_id}/execute`: scrape every URL found with a strategy, as one batch."""
+
+    strategy_id: str = Field(description="Strategy UUID")
+    parameters: dict[str, Any] | None = Field(None, description="API parameters for every job (API strategies)")
+
+
+class DiscoveryCreatedOut(_Out):
+    """The answer to `POST /discover`: the discovery, pending."""
+
+    discovery_id: str
+    status: DiscoveryStatus
+    discovery_method: DiscoveryMethod
+    root_url: str
+
+    @classmethod
+    def created(cls, discovery: Discovery) -> DiscoveryCreatedOut:
+        """The four keys Meter answers with."""
+        return cls(
+            discovery_id=discovery.discovery_id,
+            status=discovery.status,
+            discovery_method=discovery.discovery_method,
+            root_url=discovery.root_url,
+        )
+
+
+class DiscoveryOut(Discovery, _Out):
+    """A discovery: its status, and its URLs once completed."""
+
+
+class DiscoveryUrlsOut(_Out):
+    """One page of a discovery's URLs."""
+
+    discovery_id: str
+    status: DiscoveryStatus
+    total: int = Field(description="URLs found in all")
+    limit: int
+    offset: int
+    urls: list[DiscoveredUrl]

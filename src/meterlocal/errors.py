@@ -9,14 +9,17 @@
     │   ├── StrategyNotFoundError             (.strategy_id)
     │   ├── JobNotFoundError                  (.job_id)
     │   ├── BatchNotFoundError                (.batch_id)
-    │   └── ScheduleNotFoundError             (.schedule_id)
+    │   ├── ScheduleNotFoundError             (.schedule_id)
+    │   └── DiscoveryNotFoundError            (.discovery_id)
     ├── JobTimeoutError (TimeoutError)        a wait for a job ran out of time; the job keeps running (.job_id)
     ├── ExtractionError                       a document that cannot be parsed or extracted; the job fails
     ├── FetchError                            a page that cannot be fetched; the job fails (.url)
     │   ├── HTTPStatusError                   a non-2xx answer after retries (.status)
     │   ├── FetchTimeoutError (TimeoutError)  the site did not answer in time
     │   ├── ResponseTooLargeError             the body passed the size limit while streaming (.limit)
-    │   └── BlockedURLError                   the security policy refused the URL (scheme, private address)
+    │   ├── BlockedURLError                   the security policy refused the URL (scheme, private address)
+    │   │   └── RobotsDisallowedError         the host's robots.txt disallows the URL for our user agent
+    │   └── SitemapError                      a sitemap that is not XML, too big once decompressed, or nested too deep
     ├── UnavailableError                      the store or manager cannot serve now (closed, read-only); HTTP 503
     ├── GeneratorMissingError (NotImplementedError)  a description-only generate/refine and no
     │                                         Settings(strategy_generator=...); HTTP 501
@@ -33,6 +36,7 @@ __all__ = [
     "BatchNotFoundError",
     "BatchTimeoutError",
     "BlockedURLError",
+    "DiscoveryNotFoundError",
     "EventLoopError",
     "ExtractionError",
     "FetchError",
@@ -46,7 +50,9 @@ __all__ = [
     "MissingDependencyError",
     "NotFoundError",
     "ResponseTooLargeError",
+    "RobotsDisallowedError",
     "ScheduleNotFoundError",
+    "SitemapError",
     "StrategyError",
     "StrategyNotFoundError",
     "UnavailableError",
@@ -121,6 +127,12 @@ class ScheduleNotFoundError(NotFoundError):
         self.schedule_id = schedule_id
 
 
+class DiscoveryNotFoundError(NotFoundError):
+    def __init__(self, discovery_id: str) -> None:
+        super().__init__(f"Discovery not found: {discovery_id}")
+        self.discovery_id = discovery_id
+
+
 class JobTimeoutError(MeterlocalError, TimeoutError):
     """A wait for a job ran out of time. The job itself is not cancelled."""
 
@@ -176,6 +188,14 @@ class ResponseTooLargeError(FetchError):
 
 class BlockedURLError(FetchError):
     pass
+
+
+class RobotsDisallowedError(BlockedURLError):
+    """robots.txt of the URL's host disallows it for the user agent (`Settings.obey_robots`, discovery)."""
+
+
+class SitemapError(FetchError):
+    """A sitemap that cannot be read: not XML, not a sitemap, past the decompressed size limit, nested too deep."""
 
 
 class UnavailableError(MeterlocalError):

@@ -198,6 +198,10 @@ class Job(_Shown):
         default_factory=list,
         description="Sentences about values dropped or nulled, e.g. failed output_schema coercions",
     )
+    page_urls: list[str] = Field(
+        default_factory=list,
+        description="A job of a paginating strategy (next_page, paginate): each page's URL, in page order",
+    )
     created_at: Timestamp
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None

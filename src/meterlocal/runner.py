@@ -16,9 +16,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
-from typing import Any
 
-from meterlocal.detect import content_hash, structural_signature
+from meterlocal.crawl.pagination import Page, PageWalk, first_request, next_request
+from meterlocal.detect import structural_signature
 from meterlocal.errors import FetchError, JobNotFoundError, JobTimeoutError, MeterlocalError, UnavailableError
 from meterlocal.extract import ApiStrategy, CompiledStrategy, compile_strategy
 from meterlocal.fetch import Fetcher, FetchRequest, FetchResponse
@@ -221,22 +221,32 @@ class JobRunner:
         if strategy is None:
             return self._failed(f"Strategy {job.strategy_id} was deleted before the job ran", job.url)
         compiled = compile_strategy(strategy)
-        request = _fetch_request(compiled, job)
+        request: FetchRequest | None = first_request(compiled, _fetch_request(compiled, job))
         assert self._fetcher is not None, "jobs run only once the runner has started"
-        try:
-            response = await self._fetcher.fetch(request)
-        except FetchError as exc:
-            return self._failed(str(exc), request.url)
         loop = asyncio.get_running_loop()
+        # One page unless the strategy paginates (crawl.pagination): then the pages of one listing, in order.
+        walk = PageWalk(compiled.max_pages)
+        while request is not None:
+            try:
+                response = await self._fetcher.fetch(request)
+                page = await loop.run_in_executor(
+                    self._pool, _process, compiled, request, response, deadline, self._max_result_bytes, walk.number
+                )
+            except (FetchError, MeterlocalError) as exc:  # ExtractionError, or results too deep to hash
+                url = exc.url if isinstance(exc, FetchError) else response.url
+                if walk.pages:
+                    walk.fail(url, str(exc))
+                    break
+                message = str(exc)
+                if not isinstance(exc, FetchError) and url not in message:
+                    message = f"{message} ({url})"
+                return self._failed(message, url)
+            request = walk.add(page, request)
         try:
-            items, digest, signature, warnings = await loop.run_in_executor(
-                self._pool, _process, compiled, response, deadline, self._max_result_bytes
-            )
-        except MeterlocalError as exc:  # ExtractionError, or results too deep to hash (ValidationError)
-            message = str(exc)
-            if response.url not in message:
-                message = f"{message} ({response.url})"
-            return self._failed(message, response.url)
+            # Hashing a big result takes a while: in the pool too.
+            items, digest, signature = await loop.run_in_executor(self._pool, walk.results)
+        except MeterlocalError as exc:  # results too deep to hash (ValidationError)
+            return self._failed(f"{exc} ({walk.pages[0].url})", walk.pages[0].url)
         return JobOutcome(
             status=JobStatus.COMPLETED,
             completed_at=self._clock(),
@@ -244,8 +254,9 @@ class JobRunner:
             item_count=len(items),
             content_hash=digest,
             structural_signature=signature,
-            final_url=response.url,
-            warnings=warnings,
+            final_url=walk.pages[0].url,
+            warnings=walk.warnings,
+            page_urls=walk.urls if compiled.pagination is not None else None,
         )
 
     def _failed(self, error: str, url: str | None) -> JobOutcome:
@@ -254,9 +265,15 @@ class JobRunner:
 
 # Work done in the pool's threads ----------------------------------------------------------------------------
 def _process(
-    compiled: CompiledStrategy, response: FetchResponse, deadline: float, max_result_bytes: int
-) -> tuple[list[dict[str, Any]], str, dict[str, Any], list[str]]:
-    """Parse, extract, hash and fingerprint one response. The parsed tree is freed here, off the event loop.
+    compiled: CompiledStrategy,
+    request: FetchRequest,
+    response: FetchResponse,
+    deadline: float,
+    max_result_bytes: int,
+    number: int,
+) -> Page:
+    """Parse, extract and fingerprint page `number`, and find the page after it. The parsed tree is freed here,
+    off the event loop.
 
     Past `deadline` (`time.monotonic()`) or `max_result_bytes` of values the extraction raises `ExtractionError`.
     """
@@ -270,7 +287,8 @@ def _process(
     )
     items = extraction.items
     signature = structural_signature(items, root=extraction.root, containers=extraction.containers)
-    return items, content_hash(items), signature, extraction.warnings
+    following = next_request(compiled, extraction, request, response.url, number)
+    return Page(response.url, items, signature, extraction.warnings, following)
 
 
 def _fetch_request(compiled: CompiledStrategy, job: Job) -> FetchRequest:

@@ -73,6 +73,31 @@ class Settings(BaseModel):
     user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1, description="User-Agent header sent with every fetch")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers sent with every fetch")
 
+    # Politeness (README, "Crawling"): robots.txt and per-host delays, applied by `fetch.polite.PoliteFetcher`
+    obey_robots: bool = Field(
+        False,
+        description=(
+            "Fetch only what each host's robots.txt allows for user_agent, for every job; discovery crawls obey "
+            "robots.txt by default whatever this says (their own obey_robots)"
+        ),
+    )
+    robots_ttl: float = Field(
+        3600.0, gt=0, le=7 * 24 * 3600, description="Seconds a host's robots.txt is kept before it is fetched again"
+    )
+    min_host_delay: float = Field(
+        0.0, ge=0, le=3600, description="Seconds between the starts of two requests to one host (0: no delay)"
+    )
+    autothrottle: bool = Field(
+        False,
+        description="Adapt each host's delay to its latency, and back off when it answers 429 or 503",
+    )
+    autothrottle_target_concurrency: float = Field(
+        1.0, gt=0, le=256, description="Requests the adaptive delay aims to have in flight at one host on average"
+    )
+    autothrottle_max_delay: float = Field(
+        60.0, gt=0, le=3600, description="Longest delay between two requests to one host the adaptive delay reaches"
+    )
+
     # Security
     allow_file_urls: bool = Field(False, description="Let jobs read local files through file:// URLs")
     block_private_addresses: bool = Field(

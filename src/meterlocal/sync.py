@@ -18,9 +18,10 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from meterlocal.crawl import Discovery
 from meterlocal.errors import EventLoopError, UnavailableError
 from meterlocal.manager import JobManager
-from meterlocal.models import Job, Schedule
+from meterlocal.models import Batch, Job, Schedule
 from meterlocal.notify.listeners import JobCallback
 from meterlocal.schedules.timing import MIN_LIBRARY_INTERVAL_SECONDS
 
@@ -174,6 +175,28 @@ class SyncJobManager:
     get_schedule_changes = _blocking(JobManager.get_schedule_changes)
     get_schedule_changelog = _blocking(JobManager.get_schedule_changelog)
     run_due_schedules = _blocking(JobManager.run_due_schedules)
+
+    # Crawling: discovery and crawls (written out where `**parameters` could hold a "self")
+    def start_discovery(self, method: str, **parameters: Any) -> Discovery:
+        return self._run(lambda: self.manager.start_discovery(method, **parameters))
+
+    start_discovery.__doc__ = JobManager.start_discovery.__doc__
+
+    def discover(self, method: str, *, timeout: float | None = None, **parameters: Any) -> Discovery:
+        return self._run(lambda: self.manager.discover(method, timeout=timeout, **parameters))
+
+    discover.__doc__ = JobManager.discover.__doc__
+
+    def crawl(
+        self, strategy_id: str, method: str, *, timeout: float | None = None, **parameters: Any
+    ) -> tuple[Discovery, Batch]:
+        return self._run(lambda: self.manager.crawl(strategy_id, method, timeout=timeout, **parameters))
+
+    crawl.__doc__ = JobManager.crawl.__doc__
+
+    get_discovery = _blocking(JobManager.get_discovery)
+    wait_for_discovery = _blocking(JobManager.wait_for_discovery)
+    execute_discovery = _blocking(JobManager.execute_discovery)
     # Webhooks and listeners
     deliver_webhooks = _blocking(JobManager.deliver_webhooks)
     list_webhook_deliveries = _blocking(JobManager.list_webhook_deliveries)

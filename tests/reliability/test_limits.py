@@ -64,6 +64,12 @@ DEFAULTS: dict[str, Any] = {
     "webhook_backoff_max": 3600.0,
     "webhook_concurrency": 4,
     "strategy_generator": None,
+    "obey_robots": False,
+    "robots_ttl": 3600.0,
+    "min_host_delay": 0.0,
+    "autothrottle": False,
+    "autothrottle_target_concurrency": 1.0,
+    "autothrottle_max_delay": 60.0,
 }
 
 INVALID: dict[str, list[Any]] = {
@@ -95,6 +101,12 @@ INVALID: dict[str, list[Any]] = {
     "webhook_backoff_max": [-1, math.nan],
     "webhook_concurrency": [0, 257],
     "strategy_generator": ["an LLM", 42],
+    "obey_robots": ["perhaps", 2],
+    "robots_ttl": [0, 7 * 24 * 3600 + 1, float("nan")],
+    "min_host_delay": [-1, 3601],
+    "autothrottle": ["perhaps", 2],
+    "autothrottle_target_concurrency": [0, 257],
+    "autothrottle_max_delay": [0, 3601],
 }
 
 

@@ -598,3 +598,14 @@ async def test_claim_job_records_the_worker(store, make):
     claimed = await store.claim_job(job.job_id, owner_id="owner", started_at=make.at(1), worker="host:42")
     assert claimed.worker == "host:42"
     assert "worker" not in claimed.model_dump(mode="json")  # Meter's JSON keeps its keys
+
+
+async def test_a_paginated_job_keeps_its_page_urls_in_order(store, make):
+    strategy = make.strategy()
+    await store.add_strategy(strategy)
+    paged, single = make.job(strategy.strategy_id), make.job(strategy.strategy_id, "https://example.com/b")
+    await store.add_jobs([paged, single], owner_id="owner")
+    pages = ["https://example.com/a", "https://example.com/a?page=2", "https://example.com/a?page=3"]
+    stored = await make.finish(store, paged, replace(make.completed(), page_urls=pages))
+    assert stored.page_urls == pages
+    assert (await make.finish(store, single, make.completed())).page_urls == []  # none recorded

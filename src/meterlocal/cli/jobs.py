@@ -41,7 +41,7 @@ from meterlocal.models import BatchProgress, Comparison, HistoryEntry, Job, JobS
 from meterlocal.settings import Settings
 from meterlocal.tabular import FORMATS, infer_format
 
-__all__ = ["jobs_group", "parse_parameters"]
+__all__ = ["all_jobs", "jobs_group", "parse_parameters", "watch_batch"]
 
 _STATUSES = [s.value for s in JobStatus]
 
@@ -68,7 +68,7 @@ def _read_urls(path: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-async def _all_jobs(jm: JobManager, batch_id: str) -> list[Job]:
+async def all_jobs(jm: JobManager, batch_id: str) -> list[Job]:
     jobs: list[Job] = []
     while True:
         page = await jm.list_jobs(batch_id=batch_id, limit=MAX_LIST_LIMIT, offset=len(jobs))
@@ -77,7 +77,7 @@ async def _all_jobs(jm: JobManager, batch_id: str) -> list[Job]:
             return jobs[::-1]  # creation order, as the URLs were given
 
 
-async def _watch_batch(jm: JobManager, batch_id: str, total: int, *, show: bool) -> BatchProgress:
+async def watch_batch(jm: JobManager, batch_id: str, total: int, *, show: bool) -> BatchProgress:
     """Poll the batch until every job has finished, drawing a progress bar on stderr."""
     columns = (TextColumn("scraping"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console(err=True), disable=not show, transient=False) as bar:
@@ -133,8 +133,8 @@ def run(
     async def several(jm: JobManager) -> tuple[BatchProgress, list[Job]]:
         found = await resolve_strategy(jm, strategy)
         created = await jm.create_job(found.strategy_id, urls=targets, parameters=parameters)
-        progress = await _watch_batch(jm, created.batch_id, created.job_count, show=not as_json)
-        return progress, await _all_jobs(jm, created.batch_id)
+        progress = await watch_batch(jm, created.batch_id, created.job_count, show=not as_json)
+        return progress, await all_jobs(jm, created.batch_id)
 
     if not batch:
         job = run_with_manager(db, single, settings=Settings())

@@ -197,6 +197,8 @@ def _kind(value: Any) -> str:
 
 def compile_api_strategy(document: ApiStrategyDocument, postprocess: tuple[Postprocess, ...] = ()) -> ApiStrategy:
     """Build the runnable strategy of a validated JSON-API document (its JMESPath is already compiled)."""
-    return ApiStrategy(
+    strategy = ApiStrategy(
         document.request, document.items_expression, document.field_expressions, document.key, postprocess
     )
+    strategy.pagination, strategy.max_pages = document.paginate, document.max_pages
+    return strategy

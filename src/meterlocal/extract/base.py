@@ -55,6 +55,10 @@ class CompiledStrategy(ABC):
     key: str | None = None
     #: Output field names in order.
     field_names: tuple[str, ...] = ()
+    #: How one job reaches the next page (`NextPageLink` for HTML, `ApiPagination` for API), None: one page.
+    pagination: Any = None
+    #: The most pages one job walks (`max_pages`, 1 unless the document paginates).
+    max_pages: int = 1
 
     def __init__(self, postprocess: tuple[Postprocess, ...] = ()) -> None:
         self._postprocess = postprocess

@@ -44,12 +44,15 @@ from meterlocal.extract.refusals import Document, Expect, Loc, Place, first_refu
 from meterlocal.extract.selectors import Query, compile_css, compile_xpath
 
 __all__ = [
+    "MAX_PAGES",
+    "ApiPagination",
     "ApiRequestTemplate",
     "ApiStrategyDocument",
     "CssField",
     "CssStrategyDocument",
     "FilterCondition",
     "FilterConfigDocument",
+    "NextPageLink",
     "Operator",
     "OutputSchemaDocument",
     "StrategyDocument",
@@ -77,6 +80,116 @@ ItemKey = Annotated[
     str | None,
     Expect("key {input} must name one of the fields"),
     Field(description="The field that identifies an item across runs (compare aligns items by it)"),
+]
+
+
+# Pagination (README, "Crawling") ------------------------------------------------------------------------------
+MAX_PAGES = 100
+"""The most pages one job walks (`max_pages`); past it, discover the URLs and run a batch."""
+
+MaxPages = Annotated[
+    int,
+    Field(ge=1, le=MAX_PAGES),
+    Expect("{subject} must be a whole number from 1 to " + str(MAX_PAGES) + " (pages one job walks), not {input}"),
+]
+
+
+def _next_page(value: Any) -> Any:
+    return {"css": value} if isinstance(value, str) else value
+
+
+class NextPageLink(Document):
+    """Where the next page's URL is on a page: a selector and the attribute to read (`href`)."""
+
+    unknown_keys = "unknown next_page key(s) {keys}; allowed: {allowed}"
+
+    css: Annotated[str | None, Expect("next_page css must be a CSS selector string, not {input}")] = Field(
+        None, description="CSS selector of the link to the next page (the first match counts)"
+    )
+    xpath: Annotated[str | None, Expect("next_page xpath must be an XPath expression string, not {input}")] = Field(
+        None, description="XPath of the link to the next page (instead of css)"
+    )
+    attr: Annotated[Annotated[str, _NOT_BLANK], Expect("next_page attr must be an attribute name, not {input}")] = (
+        Field("href", description="The attribute holding the URL")
+    )
+
+    _query: Query | None = PrivateAttr(None)
+
+    @property
+    def query(self) -> Query:
+        """The compiled selector."""
+        assert self._query is not None
+        return self._query
+
+    @model_validator(mode="after")
+    def _compile(self) -> Self:
+        if (self.css is None) == (self.xpath is None):
+            raise StrategyError("next_page needs one of 'css' or 'xpath'", field="next_page")
+        if self.css is not None:
+            self._query = compile_css(self.css, field="next_page")
+        else:
+            assert self.xpath is not None
+            self._query = compile_xpath(self.xpath, field="next_page")
+        return self
+
+
+NextPageValue = Annotated[
+    NextPageLink,
+    BeforeValidator(_next_page, json_schema_input_type=str | NextPageLink),
+    Expect('next_page must be a CSS selector string or {"css"|"xpath": ..., "attr": "href"}, not {input}'),
+]
+
+
+class ApiPagination(Document):
+    """How an API strategy asks for its next page: a counting parameter, or a cursor read from each response."""
+
+    unknown_keys = "unknown paginate key(s) {keys}; allowed: {allowed}"
+
+    param: Annotated[str | None, Expect("paginate param must be a parameter name, not {input}")] = Field(
+        None, description="The request parameter that carries the page number or the cursor"
+    )
+    start: Annotated[int, Expect("paginate start must be a whole number, not {input}")] = Field(
+        1, description="The first page's number (counting mode)"
+    )
+    step: Annotated[int, Field(ge=1), Expect("paginate step must be a whole number of at least 1, not {input}")] = (
+        Field(1, description="Added to the page number for each next page (counting mode)")
+    )
+    stop_when: Annotated[Literal["empty"], Expect("paginate stop_when must be 'empty', not {input}")] = Field(
+        "empty", description="Stop at the first page with no items"
+    )
+    next: Annotated[Annotated[str, _NOT_BLANK] | None, Expect("paginate next must be a JMESPath, not {input}")] = Field(
+        None,
+        description="JMESPath of the next cursor in each response (cursor mode): sent as `param`, or "
+        "followed as a URL when there is no param; null or missing ends the walk",
+    )
+
+    _next: Any = PrivateAttr(None)
+
+    @property
+    def next_expression(self) -> Any:
+        """The compiled `next` (cursor mode), or None (counting mode)."""
+        return self._next
+
+    @model_validator(mode="after")
+    def _compile(self) -> Self:
+        if self.next is not None:
+            _jmespath(self.next, "paginate next", field="paginate")
+            self._next = jmespath.compile(self.next)
+        elif self.param is None:
+            raise StrategyError(
+                "paginate needs 'param' (a page counter) or 'next' (a cursor JMESPath)", field="paginate"
+            )
+        return self
+
+
+def _paginate(value: Any) -> Any:
+    return {"next": value} if isinstance(value, str) else value
+
+
+PaginateValue = Annotated[
+    ApiPagination,
+    BeforeValidator(_paginate, json_schema_input_type=str | ApiPagination),
+    Expect('paginate must be a JMESPath to the next cursor or {"param": ..., "start": ..., ...}, not {input}'),
 ]
 
 
@@ -209,6 +322,10 @@ class CssStrategyDocument(Document):
         Expect("{subject} must be a non-empty object mapping field names to selectors"),
     ] = Field(description="Field names mapped to a CSS selector string or a field object")
     key: ItemKey = None
+    next_page: NextPageValue | None = Field(
+        None, description="The link to the next page of a listing; one job then walks up to max_pages pages"
+    )
+    max_pages: MaxPages = Field(1, description=f"Pages one job walks through next_page (1 to {MAX_PAGES})")
 
     _container: Query | None = PrivateAttr(None)
 
@@ -313,6 +430,10 @@ class ApiStrategyDocument(Document):
         Expect("{subject} must be a non-empty object mapping field names to JMESPath expressions"),
     ] = Field(None, description="Field names mapped to JMESPath relative to an item (none: items as they are)")
     key: ItemKey = None
+    paginate: PaginateValue | None = Field(
+        None, description="How to ask for the next page; one job then walks up to max_pages pages"
+    )
+    max_pages: MaxPages = Field(1, description=f"Pages one job walks through paginate (1 to {MAX_PAGES})")
 
     _items: Any = PrivateAttr(None)
     _fields: dict[str, Any] | None = PrivateAttr(None)

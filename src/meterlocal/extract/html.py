@@ -137,7 +137,9 @@ class HtmlStrategy(CompiledStrategy):
 def compile_html_strategy(document: CssStrategyDocument, postprocess: tuple[Postprocess, ...] = ()) -> HtmlStrategy:
     """Build the runnable strategy of a validated CSS/XPath document (its selectors are already compiled)."""
     fields = _field_set(document.fields, prefix="")
-    return HtmlStrategy(document.container_query, fields, document.key, postprocess)
+    strategy = HtmlStrategy(document.container_query, fields, document.key, postprocess)
+    strategy.pagination, strategy.max_pages = document.next_page, document.max_pages
+    return strategy
 
 
 def _field_set(fields: Mapping[str, CssField], *, prefix: str) -> FieldSet:

@@ -31,13 +31,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class FetchRequest:
-    """What to fetch. `params` are added to the URL's query; `json` is sent as the body (API strategies)."""
+    """What to fetch. `params` are added to the URL's query; `json` is sent as the body (API strategies).
+
+    `obey_robots` overrides `Settings.obey_robots` for this request (discovery crawls set True).
+    """
 
     url: str
     method: str = "GET"
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] | None = None
     json: Any = None
+    obey_robots: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

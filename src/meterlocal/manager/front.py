@@ -9,7 +9,8 @@ The manager never calls `asyncio.run`, never installs signal handlers and never 
 notebook, a web app or a script alike. Everything that runs in the background while it is open is a collaborator
 with `start()` and `stop(timeout)`; `open()` starts them in order and `close()` stops them in reverse, within
 `shutdown_timeout` (see `JobManager._collaborators`). The monitoring methods (schedules, webhooks, listeners,
-retention) are in `manager.monitoring`, which `JobManager` inherits.
+retention) are in `manager.monitoring`, the crawling methods (discovery, crawl) in `manager.crawling`; `JobManager`
+inherits both.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, Literal, Protocol, TypedDict, Unpack, overload
 from meterlocal import arguments
 from meterlocal.arguments import UNSET, Unset
 from meterlocal.claims import JobPuller
+from meterlocal.crawl import DiscoveryService
 from meterlocal.detect import compare
 from meterlocal.errors import (
     AmbiguousIdError,
@@ -46,7 +48,9 @@ from meterlocal.errors import (
 )
 from meterlocal.extract import ApiStrategy, CompiledStrategy, compile_strategy
 from meterlocal.fetch import Fetcher, build_fetcher, check_sources
+from meterlocal.fetch.polite import PoliteFetcher
 from meterlocal.lease import LeaseKeeper
+from meterlocal.manager.crawling import CrawlingMethods
 from meterlocal.manager.generating import GenerationMethods
 from meterlocal.manager.monitoring import MonitoringMethods
 from meterlocal.models import (
@@ -108,7 +112,7 @@ class _Collaborator(Protocol):
         """End within about `timeout` seconds, leaving unfinished work in the store for the next manager."""
 
 
-class JobManager(MonitoringMethods, GenerationMethods):
+class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
     """Strategies, jobs and batches over one store, run inside the caller's event loop.
 
     `path` is a SQLite file (created if missing) or ":memory:". Pages come from the web (`HttpFetcher`), from a
@@ -169,7 +173,7 @@ class JobManager(MonitoringMethods, GenerationMethods):
             self.settings,
             owner_id=self._owner_id,
             fetcher=_fetcher_opener(
-                self.settings, fetcher, fixtures=fixtures, record=record, record_missing=record_missing
+                self.settings, fetcher, fixtures=fixtures, record=record, record_missing=record_missing, clock=clock
             ),
             pool=self._pool,
             clock=clock,
@@ -221,10 +225,13 @@ class JobManager(MonitoringMethods, GenerationMethods):
         # After the runner, so a fired schedule's jobs have a runner; stopped first, so none fires while the runner
         # drains. Without run_schedules they run only when asked (run_due_schedules, deliver_webhooks).
         pulling: tuple[_Collaborator, ...] = (self._puller,) if self.run_jobs and self.claim == "any" else ()
+        # Discoveries fetch through the runner's fetcher, so they stop before it does.
+        self._discoveries = DiscoveryService(self._runner.fetch, clock=clock)
         self._collaborators: tuple[_Collaborator, ...] = (
             self._lease,
             self._runner,
             *pulling,
+            self._discoveries,
             self._outbox,
             self._schedule_loop,
         )
@@ -759,13 +766,21 @@ def _fetcher_opener(
     fixtures: str | Path | None,
     record: str | Path | None,
     record_missing: bool,
+    clock: Clock,
 ) -> Callable[[], contextlib.AbstractAsyncContextManager[Fetcher]]:
-    """How the runner opens its fetcher: the caller's, left open, or one built from the settings, closed after."""
+    """How the runner opens its fetcher: the caller's, left open, or one built from the settings, closed after.
+
+    Either way robots.txt and the per-host delays (`PoliteFetcher`) come first; robots.txt is fetched through it.
+    """
     if fetcher is not None:
-        given = fetcher
+        given: Fetcher = PoliteFetcher(fetcher, settings, clock=clock)
         return lambda: contextlib.nullcontext(given)
     return lambda: contextlib.aclosing(
-        build_fetcher(settings, fixtures=fixtures, record=record, record_missing=record_missing)
+        PoliteFetcher(
+            build_fetcher(settings, fixtures=fixtures, record=record, record_missing=record_missing),
+            settings,
+            clock=clock,
+        )
     )
 
 

@@ -17,8 +17,9 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="meterlocal"'}
 
 
 def needs_key(path: str) -> bool:
-    """Whether a request to `path` needs the key when the server has one: everything under /api."""
-    return path == "/api" or path.startswith("/api/")
+    """Whether a request to `path` needs the key when the server has one: everything under /api, and Meter's
+    /discover routes (which it serves without the /api prefix)."""
+    return any(path == root or path.startswith(root + "/") for root in ("/api", "/discover"))
 
 
 def check_api_key(api_key: str) -> None:

@@ -129,7 +129,8 @@ def _operation(
         responses[str(code)] = {"description": _ERROR_TEXT[code], "content": error}
     operation["responses"] = responses
     segments = route.path.split("/")  # a route under /api is tagged with its resource: jobs, strategies, ...
-    operation["tags"] = [segments[2] if needs_key(route.path) and len(segments) > 2 else "meta"]
+    tag = segments[2] if segments[1] == "api" and len(segments) > 2 else segments[1]  # /discover: discover
+    operation["tags"] = [tag if needs_key(route.path) else "meta"]
     if not needs_key(route.path):
         operation["security"] = []
     return operation

@@ -27,11 +27,17 @@ from meterlocal.contract import (
     ChangesQuery,
     CompareJobsBody,
     ComparisonOut,
+    CreateDiscoveryBody,
     CreateJobBody,
     CreateScheduleBody,
     CreateStrategyBody,
     DeletedOut,
     DeliveriesQuery,
+    DiscoveryCreatedOut,
+    DiscoveryOut,
+    DiscoveryUrlsOut,
+    DiscoveryUrlsQuery,
+    ExecuteDiscoveryBody,
     ExecuteJobBody,
     GenerateStrategyBody,
     HistoryEntryOut,
@@ -52,7 +58,7 @@ from meterlocal.contract import (
     WebhookTestBody,
     WebhookTestOut,
 )
-from meterlocal.server import jobs, schedules, strategies
+from meterlocal.server import discovery, jobs, schedules, strategies
 from meterlocal.server.routing import OPENAPI_KEY, Call, Route
 
 __all__ = ["PATH_PARAMETERS", "ROUTES", "get_openapi"]
@@ -65,6 +71,7 @@ async def get_openapi(call: Call[None, None]) -> web.Response:
 
 PATH_PARAMETERS: dict[str, str] = {
     "batch_id": "Batch UUID",
+    "discovery_id": "Discovery UUID",
     "job_id": "Job UUID",
     "other_job_id": "The job to compare with",
     "schedule_id": "Schedule UUID",
@@ -336,6 +343,49 @@ ROUTES: tuple[Route[Any, Any], ...] = (
         body=WebhookTestBody,
         response=WebhookTestOut,
         errors=(400,),
+    ),
+    # Discovery: Meter serves these without the /api prefix (they need the key all the same)
+    Route(
+        "POST",
+        "/discover",
+        discovery.create_discovery,
+        "createDiscovery",
+        "Start discovering URLs: a sitemap, a URL template, or links from a seed page",
+        description="Answers at once with the pending discovery; poll GET /discover/{discovery_id}.",
+        body=CreateDiscoveryBody,
+        response=DiscoveryCreatedOut,
+        status=201,
+        errors=(400,),
+    ),
+    Route(
+        "GET",
+        "/discover/{discovery_id}",
+        discovery.get_discovery,
+        "getDiscovery",
+        "A discovery: pending, running, completed (with its URLs) or failed (with its error)",
+        response=DiscoveryOut,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        "/discover/{discovery_id}/urls",
+        discovery.list_discovery_urls,
+        "listDiscoveryUrls",
+        "One page of the URLs a discovery found",
+        query=DiscoveryUrlsQuery,
+        response=DiscoveryUrlsOut,
+        errors=(400, 404),
+    ),
+    Route(
+        "POST",
+        "/discover/{discovery_id}/execute",
+        discovery.execute_discovery,
+        "executeDiscovery",
+        "Scrape every URL a completed discovery found, as one batch",
+        body=ExecuteDiscoveryBody,
+        response=BatchOut,
+        status=201,
+        errors=(400, 404),
     ),
     # Meta
     Route("GET", "/openapi.json", get_openapi, "getOpenAPI", "This document", response=dict[str, Any]),

@@ -91,6 +91,7 @@ class JobOutcome:
     final_url: str | None = None
     parameters: dict[str, Any] | None = None
     warnings: list[str] | None = None
+    page_urls: list[str] | None = None  # a paginated job: each page's URL, in order
 
 
 IdKind = Literal["strategy", "job", "batch", "schedule"]

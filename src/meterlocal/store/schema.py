@@ -325,7 +325,16 @@ _GENERATION = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _RESERVED, _WORKERS, _GENERATION)
+_PAGES = Migration(
+    version=6,
+    description="jobs.page_urls: each page's URL of a job that walked a paginated listing",
+    statements=(
+        # Appended after the big columns, as it is one itself (up to max_pages URLs), so no rebuild is needed.
+        "ALTER TABLE jobs ADD COLUMN page_urls TEXT",  # JSON list; NULL for a job of one page
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _RESERVED, _WORKERS, _GENERATION, _PAGES)
 """Every migration, in order; versions are 1, 2, 3, ... without gaps."""
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

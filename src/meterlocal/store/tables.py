@@ -383,6 +383,7 @@ JOBS: Table[Job] = Table(
             expression="COALESCE(structural_signature, (SELECT r.structural_signature FROM results AS r "
             "WHERE r.strategy_id = jobs.strategy_id AND r.content_hash = jobs.content_hash))",
         ),
+        Column("page_urls", _dumps_list, _loads_list, big=True),  # a paginated job's pages, in order
         # Results are stored once per distinct content of a strategy (table `results`); a job reads them by its
         # content hash. Possibly megabytes: the last value read.
         Column(

@@ -222,7 +222,13 @@ _GENERATION = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _RESERVED, _WORKERS, _GENERATION)
+_PAGES = Migration(
+    version=6,
+    description="jobs.page_urls: each page's URL of a job that walked a paginated listing",
+    statements=("ALTER TABLE jobs ADD COLUMN page_urls TEXT",),  # JSON list; NULL for a job of one page
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _RESERVED, _WORKERS, _GENERATION, _PAGES)
 """Every migration, in order, with the version numbers of `store.schema.MIGRATIONS`."""
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
