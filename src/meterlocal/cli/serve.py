@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from meterlocal.cli.root import CommandFailed, UsageFailure, cli, database, db_option, run_async, stop_on_signals
+from meterlocal.cli.root import (
+    CommandFailed,
+    UsageFailure,
+    cli,
+    database,
+    db_option,
+    isolation_option,
+    run_async,
+    stop_on_signals,
+)
 from meterlocal.manager import JobManager
 from meterlocal.server import DEFAULT_MAX_BODY_BYTES, run_server
 from meterlocal.settings import Settings
@@ -60,6 +69,7 @@ def is_loopback(host: str) -> bool:
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds POST /api/jobs/execute waits before answering 503 (the job keeps running). Default 3600.",
 )
+@isolation_option
 def serve(
     db: Path | None,
     host: str,
@@ -70,6 +80,7 @@ def serve(
     allow_hosts: tuple[str, ...],
     max_body_bytes: int,
     execute_timeout: float | None,
+    isolation: str,
 ) -> None:
     """Serve Meter's Jobs API (POST /api/jobs, /api/jobs/execute, ...) for curl and meter-sdk's MeterClient.
 
@@ -83,7 +94,11 @@ def serve(
             f"refusing to listen on {host} without an API key: anyone who can reach it could run scrapes. "
             "Set --api-key (or METERLOCAL_API_KEY), or pass --insecure if you mean it."
         )
-    settings = Settings(block_private_addresses=not allow_private_addresses, allowed_private_hosts=allow_hosts)
+    settings = Settings(
+        block_private_addresses=not allow_private_addresses,
+        allowed_private_hosts=allow_hosts,
+        isolation=isolation,
+    )
     path = database(db)
 
     def ready(addresses: list[tuple[str, int]]) -> None:
@@ -101,6 +116,8 @@ def serve(
         else:
             extra = f" except {', '.join(allow_hosts)}" if allow_hosts else ""
             click.echo(f"meterlocal: SSRF guard on: jobs may not fetch private or loopback addresses{extra}", err=True)
+        if isolation == "process":
+            click.echo(f"meterlocal: extractions in {settings.extract_processes} worker processes", err=True)
         click.echo(f"meterlocal: request bodies up to {max_body_bytes} bytes; Ctrl-C stops", err=True)
 
     async def main() -> None:
