@@ -69,6 +69,13 @@ def is_loopback(host: str) -> bool:
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds POST /api/jobs/execute waits before answering 503 (the job keeps running). Default 3600.",
 )
+@click.option(
+    "--job-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=Settings.model_fields["job_timeout"].default,
+    show_default=True,
+    help="Seconds one job may take; past it the job fails and its extraction process is killed.",
+)
 @isolation_option
 def serve(
     db: Path | None,
@@ -80,6 +87,7 @@ def serve(
     allow_hosts: tuple[str, ...],
     max_body_bytes: int,
     execute_timeout: float | None,
+    job_timeout: float,
     isolation: str,
 ) -> None:
     """Serve Meter's Jobs API (POST /api/jobs, /api/jobs/execute, ...) for curl and meter-sdk's MeterClient.
@@ -98,6 +106,7 @@ def serve(
         block_private_addresses=not allow_private_addresses,
         allowed_private_hosts=allow_hosts,
         isolation=isolation,
+        job_timeout=job_timeout,
     )
     path = database(db)
 

@@ -109,6 +109,10 @@ class ProcessIsolation:
         self.started += 1
         return worker
 
+    def pids(self) -> list[int]:
+        """The process ids of the workers alive now, idle and busy."""
+        return [pid for worker in [*self._idle, *self._busy] if (pid := worker.pid) is not None]
+
     async def start(self) -> None:
         """Start every worker now (the first start also starts the fork server, which imports meterlocal: about
         a second), so no job's `job_timeout` pays for it."""
