@@ -11,6 +11,7 @@ elsewhere so it does not overwrite the committed results.
     compare  compare() of two 1,000- and two 10,000-item jobs
     growth   bytes a schedule adds to the store per run: 1,000 runs of an unchanged and of a changing page
     webhooks delivery latency from job finished to webhook received, and attempts against a failing receiver
+    isolation per-job cost of worker processes against threads, and how soon a stuck job's capacity returns
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from benchmarks.machine import describe
 from benchmarks.options import RESULTS, Options
 from benchmarks.report import SuiteResult, write_result
 
-SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks")
+SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "isolation")
 
 
 def run_suite(name: str, options: Options) -> SuiteResult:

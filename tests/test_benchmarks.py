@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks")
+SUITES = ("extract", "e2e", "memory", "store", "compare", "growth", "webhooks", "isolation")
 
 
 @pytest.fixture(autouse=True)

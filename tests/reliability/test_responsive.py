@@ -41,7 +41,11 @@ def items(count: int) -> str:
 # (name, strategy document, page): the hostile jobs of items 1-3.
 HOSTILE_JOBS: list[tuple[str, dict[str, Any], str]] = [
     ("descendant chain", {"container": "p " + "div " * 8 + "div", "fields": {"t": "div"}}, nested("div", 200)),
-    ("nested :has()", {"container": "div:has(div:has(div:has(div:has(p))))", "fields": {"t": "div"}}, nested("div", 250)),
+    (
+        "nested :has()",
+        {"container": "div:has(div:has(div:has(div:has(p))))", "fields": {"t": "div"}},
+        nested("div", 250),
+    ),
     ("li:last-child x 300,000", {"container": "li:last-child", "fields": {"t": "li"}}, items(300_000)),
     ("li:nth-child(2n+1) x 150,000", {"container": "li:nth-child(2n+1)", "fields": {"t": "li"}}, items(150_000)),
     ("(a+)+$", {"container": "p", "fields": {"t": {"css": "p", "regex": "(a+)+$"}}}, f"<p>{'a' * 40}!</p>"),
@@ -175,7 +179,10 @@ async def test_the_server_answers_through_every_hostile_job_and_stops_on_sigterm
         assert outcomes["(a+)+$"] == ("completed", None)
         assert outcomes["2 MiB of text in 250 divs"][0] == "failed"
         assert "max_result_bytes" in outcomes["2 MiB of text in 250 divs"][1]
-        assert outcomes["nested :has()"] == ("failed", f"Job timed out after {JOB_TIMEOUT:g} s (job_timeout); the site may be too slow")
+        assert outcomes["nested :has()"] == (
+            "failed",
+            f"Job timed out after {JOB_TIMEOUT:g} s (job_timeout); the site may be too slow",
+        )
 
         # SIGTERM with an XPath running in a worker process.
         stuck = await served.job(client, STUCK, stuck_url, wait=1.0)
@@ -209,7 +216,8 @@ async def test_the_biggest_legal_strategy_compiles_while_the_loop_keeps_answerin
 
     tag = os.urandom(4).hex()  # a document the compile cache has never seen
     fields = {
-        f"f{i:04d}": f"div.a{tag} > p:nth-child(2n+1) span[data-x^='y{i}'] b:not(.z)" for i in range(MAX_STRATEGY_FIELDS)
+        f"f{i:04d}": f"div.a{tag} > p:nth-child(2n+1) span[data-x^='y{i}'] b:not(.z)"
+        for i in range(MAX_STRATEGY_FIELDS)
     }
     document = {"container": "div.item", "fields": fields}
     gaps: list[float] = []
