@@ -41,8 +41,9 @@ class JobRunner:
 
     `fetcher()` is entered when the runner starts and exited when it stops (`contextlib.aclosing(fetcher)` closes
     a fetcher the manager built, `contextlib.nullcontext(fetcher)` leaves the caller's open). Strategies compile
-    in `pool`, and extraction, hashing and fingerprinting run in `isolation` (by default `pool` too), so neither a big strategy nor a big
-    page stalls the event loop; a job cancelled past `job_timeout` frees what `isolation` can free.
+    in `pool`, and extraction, hashing and fingerprinting run in `isolation` (by default `pool` too), so neither
+    a big strategy nor a big page stalls the event loop; a job cancelled past `job_timeout` frees what
+    `isolation` can free.
     """
 
     def __init__(

@@ -119,18 +119,21 @@ class Served:
             await asyncio.sleep(0.05)
 
 
+def start_serve(db: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`meterlocal serve` on a free port, its output in `log`."""
+    command = [sys.executable, "-m", "meterlocal", "serve", "--db", str(db), "--port", "0"]
+    command += ["--allow-private-addresses"]  # the test's pages are on 127.0.0.1
+    command += ["--job-timeout", str(JOB_TIMEOUT)]  # nested :has() runs to it
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=os.environ | {"PYTHONUNBUFFERED": "1"}
+        )
+
+
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "meterlocal", "serve", "--db", str(tmp_path / "serve.db"), "--port", "0"]
-            + ["--allow-private-addresses"]  # the test's pages are on 127.0.0.1
-            + ["--job-timeout", str(JOB_TIMEOUT)],  # nested :has() runs to it
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        )
+    process = start_serve(tmp_path / "serve.db", log)
     try:
         deadline = time.monotonic() + 60
         while not (found := re.search(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text())):
