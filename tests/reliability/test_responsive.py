@@ -243,8 +243,8 @@ async def test_the_biggest_legal_strategy_compiles_while_the_loop_keeps_answerin
         job = await jm.execute_job(strategy.strategy_id, page, timeout=60)
 
     # Compiling on the loop paused it for all of `took` (1-2 s here). What is left is the garbage collector's
-    # full collection, which stops every thread (about 0.15 s on this heap).
-    assert len(gaps) > 5 and max(gaps) < 0.5, max(gaps)
+    # full collection, which stops every thread (0.15 s on this heap; 0.47 s with the machine busy).
+    assert len(gaps) > 5 and max(gaps) < 0.75, max(gaps)
     assert job.status is JobStatus.COMPLETED and job.results is not None and job.results[0]["f0000"] == "b"
     figures(
         "strategy compilation off the event loop (1,000 fields, the most a strategy may have)",
