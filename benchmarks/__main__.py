@@ -15,6 +15,7 @@ elsewhere so it does not overwrite the committed results.
     infer    infer_strategy's time on every saved page, from one and from two examples
     scaling  claims + finishes per second (PostgreSQL, SQLite), and 1-2 worker processes sharing one batch
     crawl    pages/s on a loopback listing with and without a per-host delay; memory of a 10,000-URL discovery
+    isolation per-job cost of worker processes against threads, and how soon a stuck job's capacity returns
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ SUITES = (
     "infer",
     "scaling",
     "crawl",
+    "isolation",
 )
 
 

@@ -125,6 +125,31 @@ def measure_compare(repeat: int, sizes: tuple[int, ...] = SIZES) -> tuple[dict[s
     return rows, notes
 
 
+def measure_memory(size: int) -> dict[str, float]:
+    """Peak Python heap (tracemalloc) that compare adds, in bytes per item, on two `size`-item jobs (inputs
+    excluded): with signatures, by key, and with signatures computed."""
+    import tracemalloc
+
+    a = make_items(size)
+    b = mutate(a)
+    sig_a, sig_b = structural_signature(a), structural_signature(b)
+    steps: dict[str, Callable[[], Any]] = {
+        "signatures given": lambda: compare(a, b, signature_a=sig_a, signature_b=sig_b),
+        "by key 'url'": lambda: compare(a, b, signature_a=sig_a, signature_b=sig_b, key="url"),
+        "signatures computed": lambda: compare(a, b),
+    }
+    peaks = {}
+    for name, func in steps.items():
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            func()
+            peaks[name] = (tracemalloc.get_traced_memory()[1] - base) / size
+        finally:
+            tracemalloc.stop()
+    return peaks
+
+
 def bench_compare(repeat: int) -> None:
     rows, notes = measure_compare(repeat)
     for note in notes:

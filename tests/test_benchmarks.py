@@ -28,6 +28,7 @@ SUITES = (
     "infer",
     "scaling",
     "crawl",
+    "isolation",
 )
 
 

@@ -5,7 +5,7 @@ The measuring code is `benchmarks/bench_compare.py` (also runnable alone); this 
 
 from __future__ import annotations
 
-from benchmarks.bench_compare import measure_compare, measure_templates
+from benchmarks.bench_compare import measure_compare, measure_memory, measure_templates
 from benchmarks.options import Options, progress
 from benchmarks.report import SuiteResult, fmt, table
 
@@ -21,11 +21,15 @@ def run(options: Options) -> SuiteResult:
     progress(options, f"compare: {sizes[0]:,} and {sizes[1]:,} items, best of {rounds}")
     rows, notes = measure_compare(rounds, sizes)
     templates = [] if options.quick else measure_templates(rounds)
+    memory_size = 1_000 if options.quick else 100_000
+    progress(options, f"compare: peak heap on two {memory_size:,}-item jobs")
+    memory = measure_memory(memory_size)
     small, large = rows[HEADLINE]
     growth = large / small
     passed = {
         f"two {sizes[1]:,}-item jobs compared in under {LIMIT_MS / 1000:g} s": large < LIMIT_MS,
         "growth about linear (10x items -> at most 15x time)": growth <= 1.5 * sizes[1] / sizes[0],
+        "compare adds under 1 KiB per item": memory["signatures given"] < 1024,
     }
     body = [[name, fmt(a, 1), fmt(b, 1), f"{b / a:.1f}×"] for name, (a, b) in rows.items()]
     lines = [
@@ -41,6 +45,10 @@ def run(options: Options) -> SuiteResult:
         "items (10× is linear).",
         "",
         *(f"- {note}" for note in notes),
+        "",
+        f"Peak Python heap compare adds on two {memory_size:,}-item jobs (tracemalloc, the inputs excluded):",
+        "",
+        table(["compare", "bytes / item"], [[name, fmt(value, 0)] for name, value in memory.items()]),
     ]
     if templates:
         lines += [
@@ -61,6 +69,8 @@ def run(options: Options) -> SuiteResult:
         "best_ms": rows,
         "notes": notes,
         "growth": growth,
+        "memory_items": memory_size,
+        "memory_bytes_per_item": memory,
         "templates": [
             {
                 "page": p,

@@ -1,7 +1,8 @@
 """`JobRunner`: run the jobs a manager queued, each in a task of its own, and wake whoever waits for them.
 
     submit -> host queue (global and per-host limits) -> claim: `running` (compare-and-set in the store)
-           -> fetch -> extract + detect in the thread pool -> finish: `completed` | `failed` -> wake the waiters
+           -> compile (thread pool) -> fetch -> extract + detect (the isolation: threads or worker processes)
+           -> finish: `completed` | `failed` -> wake the waiters
 
 A page that cannot be fetched or read, a job past `job_timeout`, a deleted strategy, even a bug: each ends as a
 `failed` job whose `error` says why. Only a store that cannot claim or record a job (read-only, disk full) leaves
@@ -17,11 +18,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 
-from meterlocal.crawl.pagination import Page, PageWalk, first_request, next_request
-from meterlocal.detect import structural_signature
+from meterlocal.crawl.pagination import Page, PageWalk, first_request
 from meterlocal.errors import FetchError, JobNotFoundError, JobTimeoutError, MeterlocalError, UnavailableError
 from meterlocal.extract import ApiStrategy, CompiledStrategy, compile_strategy
 from meterlocal.fetch import Fetcher, FetchRequest, FetchResponse
+from meterlocal.isolation import ExtractionTask, Isolation, ThreadIsolation
 from meterlocal.models import Clock, Job, JobStatus, utcnow
 from meterlocal.queue import HostQueue
 from meterlocal.settings import Settings
@@ -40,8 +41,10 @@ class JobRunner:
     """Claim, fetch, extract and finish the jobs of owner `owner_id`, at most `concurrency` at once.
 
     `fetcher()` is entered when the runner starts and exited when it stops (`contextlib.aclosing(fetcher)` closes
-    a fetcher the manager built, `contextlib.nullcontext(fetcher)` leaves the caller's open). Extraction, hashing
-    and fingerprinting run in `pool`, so a big page never stalls the event loop.
+    a fetcher the manager built, `contextlib.nullcontext(fetcher)` leaves the caller's open). Strategies compile
+    in `pool`, and extraction, hashing and fingerprinting run in `isolation` (by default `pool` too), so neither
+    a big strategy nor a big page stalls the event loop; a job cancelled past `job_timeout` frees what
+    `isolation` can free.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class JobRunner:
         owner_id: str,
         fetcher: Callable[[], contextlib.AbstractAsyncContextManager[Fetcher]],
         pool: Executor,
+        isolation: Isolation | None = None,
         clock: Clock = utcnow,
         on_finish: Callable[[Job], Awaitable[None]] | None = None,
         worker: str | None = None,
@@ -65,6 +69,7 @@ class JobRunner:
         """Recorded on each job this runner claims: which worker ran it."""
         self._open_fetcher = fetcher
         self._pool = pool
+        self._isolation = isolation if isolation is not None else ThreadIsolation(pool)
         self._clock = clock
         self._queue = HostQueue(self._run, concurrency=settings.concurrency, per_host=settings.per_host_limit)
         self._resources = contextlib.AsyncExitStack()
@@ -183,8 +188,8 @@ class JobRunner:
     async def _run_claimed(self, job: Job) -> None:
         store = self._store
         job_id = job.job_id
-        # The extraction thread stops at this deadline by itself (the walks check it): asyncio's timeout below
-        # only stops waiting for it, and a thread still busy would keep the pool's capacity from later jobs.
+        # The extraction stops at this deadline by itself where it can (the walks check it); asyncio's timeout
+        # below cancels the wait, which kills a worker process (isolation="process") but not a thread.
         deadline = time.monotonic() + self._job_timeout
         try:
             async with asyncio.timeout(self._job_timeout):
@@ -220,20 +225,34 @@ class JobRunner:
         strategy = await self._store.get_strategy(job.strategy_id)
         if strategy is None:
             return self._failed(f"Strategy {job.strategy_id} was deleted before the job ran", job.url)
-        compiled = compile_strategy(strategy)
+        loop = asyncio.get_running_loop()
+        # Off the event loop: a first compilation of a big strategy (40,000 fields) takes seconds.
+        compiled = await loop.run_in_executor(self._pool, compile_strategy, strategy)
         request: FetchRequest | None = first_request(compiled, _fetch_request(compiled, job))
         assert self._fetcher is not None, "jobs run only once the runner has started"
-        loop = asyncio.get_running_loop()
         # One page unless the strategy paginates (crawl.pagination): then the pages of one listing, in order.
         walk = PageWalk(compiled.max_pages)
+        processed = None
         while request is not None:
+            url = request.url
             try:
                 response = await self._fetcher.fetch(request)
-                page = await loop.run_in_executor(
-                    self._pool, _process, compiled, request, response, deadline, self._max_result_bytes, walk.number
+                url = response.url
+                task = ExtractionTask(
+                    strategy=strategy,
+                    body=response.body,
+                    url=response.url,
+                    charset=response.charset,
+                    content_type=response.content_type,
+                    deadline=deadline,
+                    max_result_bytes=self._max_result_bytes,
+                    request=request,
+                    number=walk.number,
                 )
+                processed = await self._isolation.run(task, compiled)
             except (FetchError, MeterlocalError) as exc:  # ExtractionError, or results too deep to hash
-                url = exc.url if isinstance(exc, FetchError) else response.url
+                if isinstance(exc, FetchError):
+                    url = exc.url or url
                 if walk.pages:
                     walk.fail(url, str(exc))
                     break
@@ -241,12 +260,18 @@ class JobRunner:
                 if not isinstance(exc, FetchError) and url not in message:
                     message = f"{message} ({url})"
                 return self._failed(message, url)
+            page = Page(
+                response.url, processed.items, processed.structural_signature, processed.warnings, processed.next
+            )
             request = walk.add(page, request)
-        try:
-            # Hashing a big result takes a while: in the pool too.
-            items, digest, signature = await loop.run_in_executor(self._pool, walk.results)
-        except MeterlocalError as exc:  # results too deep to hash (ValidationError)
-            return self._failed(f"{exc} ({walk.pages[0].url})", walk.pages[0].url)
+        if len(walk.pages) == 1 and processed is not None:  # hashed where it was extracted
+            items, digest, signature = walk.pages[0].items, processed.content_hash, walk.pages[0].signature
+        else:
+            try:
+                # Hashing a big result takes a while: in the pool too.
+                items, digest, signature = await loop.run_in_executor(self._pool, walk.results)
+            except MeterlocalError as exc:  # results too deep to hash (ValidationError)
+                return self._failed(f"{exc} ({walk.pages[0].url})", walk.pages[0].url)
         return JobOutcome(
             status=JobStatus.COMPLETED,
             completed_at=self._clock(),
@@ -261,34 +286,6 @@ class JobRunner:
 
     def _failed(self, error: str, url: str | None) -> JobOutcome:
         return JobOutcome(status=JobStatus.FAILED, completed_at=self._clock(), error=error, final_url=url)
-
-
-# Work done in the pool's threads ----------------------------------------------------------------------------
-def _process(
-    compiled: CompiledStrategy,
-    request: FetchRequest,
-    response: FetchResponse,
-    deadline: float,
-    max_result_bytes: int,
-    number: int,
-) -> Page:
-    """Parse, extract and fingerprint page `number`, and find the page after it. The parsed tree is freed here,
-    off the event loop.
-
-    Past `deadline` (`time.monotonic()`) or `max_result_bytes` of values the extraction raises `ExtractionError`.
-    """
-    extraction = compiled.run(
-        response.body,
-        url=response.url,
-        charset=response.charset,
-        content_type=response.content_type,
-        deadline=deadline,
-        max_result_bytes=max_result_bytes,
-    )
-    items = extraction.items
-    signature = structural_signature(items, root=extraction.root, containers=extraction.containers)
-    following = next_request(compiled, extraction, request, response.url, number)
-    return Page(response.url, items, signature, extraction.warnings, following)
 
 
 def _fetch_request(compiled: CompiledStrategy, job: Job) -> FetchRequest:

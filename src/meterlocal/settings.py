@@ -6,7 +6,7 @@ The defaults are the documented resource limits (README, "Limits"): each bounds 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -45,6 +45,18 @@ class Settings(BaseModel):
         ge=1,
         le=64,
         description="Worker threads that parse and extract, so big pages never stall the event loop",
+    )
+    isolation: Literal["thread", "process"] = Field(
+        "thread",
+        description=(
+            "Where job extractions run: 'thread' (extract_threads; cheap, but an lxml XPath evaluation cannot "
+            "be interrupted and keeps its thread past job_timeout) or 'process' (extract_processes worker "
+            "processes; a job past job_timeout has its process killed and replaced). meterlocal serve and "
+            "meterlocal scheduler use 'process'"
+        ),
+    )
+    extract_processes: int = Field(
+        2, ge=1, le=64, description="Worker processes that parse and extract when isolation='process'"
     )
 
     # HTTP fetching

@@ -42,6 +42,7 @@ __all__ = [
     "fetch_options",
     "fetch_sources",
     "invocation",
+    "isolation_option",
     "json_option",
     "resolve_id",
     "resolve_strategy",
@@ -112,6 +113,19 @@ def cli(ctx: click.Context, root_db: Location | None, verbose: int) -> None:
     ctx.obj["db"] = root_db
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="meterlocal: %(levelname)s %(name)s: %(message)s")
+
+
+def isolation_option(func: F) -> F:
+    """`--isolation process|thread` on a command that runs other people's strategies unattended (serve,
+    scheduler): worker processes by default, so a job past job_timeout has its extraction killed."""
+    return click.option(
+        "--isolation",
+        type=click.Choice(["process", "thread"]),
+        default="process",
+        show_default=True,
+        help="Run extractions in worker processes (killed when their job times out) or in threads (cheaper; an "
+        "XPath evaluation cannot be stopped).",
+    )(func)
 
 
 def db_option(func: F) -> F:

@@ -30,6 +30,7 @@ from meterlocal.cli.root import (
     describe_store,
     fetch_options,
     fetch_sources,
+    isolation_option,
     json_option,
     resolve_id,
     resolve_strategy,
@@ -251,7 +252,8 @@ def changelog(schedule_id: str, limit: int, keywords: str | None, db: Path | Non
 @db_option
 @fetch_options
 @click.option("--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="Seconds per look.")
-def scheduler(db: Path | None, poll: float) -> None:
+@isolation_option
+def scheduler(db: Path | None, poll: float, isolation: str) -> None:
     """Run schedules in the foreground until Ctrl-C: fire due schedules, run their jobs, deliver webhooks.
 
     For a machine with no server: `meterlocal serve` runs schedules too. Several schedulers (or servers) on one
@@ -262,7 +264,8 @@ def scheduler(db: Path | None, poll: float) -> None:
 
     async def main() -> None:
         with stop_on_signals() as stop:
-            async with JobManager(path, Settings(schedule_poll_seconds=poll), **sources) as jm:
+            settings = Settings(schedule_poll_seconds=poll, isolation=isolation)
+            async with JobManager(path, settings, **sources) as jm:
                 schedules = await jm.list_schedules(limit=1000)
                 enabled = sum(1 for s in schedules if s.enabled)
                 click.echo(

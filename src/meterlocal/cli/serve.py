@@ -17,6 +17,7 @@ from meterlocal.cli.root import (
     describe_store,
     fetch_options,
     fetch_sources,
+    isolation_option,
     run_async,
     stop_on_signals,
 )
@@ -72,6 +73,14 @@ def is_loopback(host: str) -> bool:
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds POST /api/jobs/execute waits before answering 503 (the job keeps running). Default 3600.",
 )
+@click.option(
+    "--job-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=Settings.model_fields["job_timeout"].default,
+    show_default=True,
+    help="Seconds one job may take; past it the job fails and its extraction process is killed.",
+)
+@isolation_option
 def serve(
     db: Path | None,
     host: str,
@@ -82,6 +91,8 @@ def serve(
     allow_hosts: tuple[str, ...],
     max_body_bytes: int,
     execute_timeout: float | None,
+    job_timeout: float,
+    isolation: str,
 ) -> None:
     """Serve Meter's Jobs API (POST /api/jobs, /api/jobs/execute, ...) for curl and meter-sdk's MeterClient.
 
@@ -95,7 +106,12 @@ def serve(
             f"refusing to listen on {host} without an API key: anyone who can reach it could run scrapes. "
             "Set --api-key (or METERLOCAL_API_KEY), or pass --insecure if you mean it."
         )
-    settings = Settings(block_private_addresses=not allow_private_addresses, allowed_private_hosts=allow_hosts)
+    settings = Settings(
+        block_private_addresses=not allow_private_addresses,
+        allowed_private_hosts=allow_hosts,
+        isolation=isolation,
+        job_timeout=job_timeout,
+    )
     path = database(db)
     sources = fetch_sources()
 
@@ -114,6 +130,8 @@ def serve(
         else:
             extra = f" except {', '.join(allow_hosts)}" if allow_hosts else ""
             click.echo(f"meterlocal: SSRF guard on: jobs may not fetch private or loopback addresses{extra}", err=True)
+        if isolation == "process":
+            click.echo(f"meterlocal: extractions in {settings.extract_processes} worker processes", err=True)
         click.echo(f"meterlocal: request bodies up to {max_body_bytes} bytes; Ctrl-C stops", err=True)
 
     async def main() -> None:

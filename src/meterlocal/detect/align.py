@@ -28,7 +28,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from meterlocal.detect.hashing import canonical_json
+from meterlocal.detect.hashing import canonical_json, item_digest
 from meterlocal.detect.signature import is_empty
 
 __all__ = [
@@ -190,10 +190,11 @@ def align(
 ) -> Alignment:
     """Align items of `a` with items of `b` (see the module docstring).
 
-    `encoded_a` and `encoded_b` are the items' canonical JSON when the caller already has it.
+    `encoded_a` and `encoded_b` are the items' digests (`hashing.item_digests`) when the caller already has
+    them: equal items have equal digests. Memory is O(items): a 16-byte digest per item and a few indices.
     """
-    enc_a = list(encoded_a) if encoded_a is not None else [canonical_json(item) for item in a]
-    enc_b = list(encoded_b) if encoded_b is not None else [canonical_json(item) for item in b]
+    enc_a = list(encoded_a) if encoded_a is not None else [item_digest(item) for item in a]
+    enc_b = list(encoded_b) if encoded_b is not None else [item_digest(item) for item in b]
     result = Alignment()
     rest_a: list[int] = list(range(len(a)))
     rest_b: list[int] = list(range(len(b)))
@@ -229,7 +230,7 @@ def align(
 
 def _key_value(item: Any, key: str) -> bytes | None:
     value = _record(item).get(key)
-    return None if is_empty(value) else canonical_json(value)
+    return None if is_empty(value) else item_digest(value)
 
 
 def _resemble(

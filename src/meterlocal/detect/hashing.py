@@ -16,7 +16,7 @@ import xxhash
 
 from meterlocal.errors import ValidationError
 
-__all__ = ["canonical_json", "content_hash", "hash_canonical", "item_digests"]
+__all__ = ["canonical_json", "content_hash", "hash_canonical", "item_digest", "item_digests"]
 
 _OPTIONS = orjson.OPT_SORT_KEYS
 
@@ -45,10 +45,26 @@ def content_hash(results: Sequence[Any] | None) -> str:
     return hash_canonical(canonical_json(list(results) if results is not None else []))
 
 
-def item_digests(items: Sequence[Any]) -> tuple[list[bytes], str]:
-    """Return each item's canonical JSON and the content hash of the whole list, serialising each item once.
+def item_digest(value: Any) -> bytes:
+    """Return the 16-byte XXH3-128 digest of `value`'s canonical JSON: equal values, equal digests."""
+    return xxhash.xxh3_128_digest(canonical_json(value))
 
-    The list hash equals `content_hash(items)`: orjson writes a list as `[` + its items joined by `,` + `]`.
+
+def item_digests(items: Sequence[Any]) -> tuple[list[bytes], str]:
+    """Return each item's `item_digest` and the content hash of the whole list, serialising each item once.
+
+    The list hash equals `content_hash(items)`: orjson writes a list as `[` + its items joined by `,` + `]`,
+    which is what the hasher is fed. Only the digests are kept, never the JSON: orjson's output buffer is 4 KiB
+    however short the text, so keeping every item's JSON cost about 4 KiB per item on each side of a compare.
     """
-    encoded = [canonical_json(item) for item in items]
-    return encoded, hash_canonical(b"[" + b",".join(encoded) + b"]")
+    whole = xxhash.xxh3_128()
+    whole.update(b"[")
+    digests = []
+    for n, item in enumerate(items):
+        data = canonical_json(item)
+        if n:
+            whole.update(b",")
+        whole.update(data)
+        digests.append(xxhash.xxh3_128_digest(data))
+    whole.update(b"]")
+    return digests, whole.hexdigest()

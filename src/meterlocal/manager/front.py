@@ -1,6 +1,7 @@
 """`JobManager`: the front door. Its public methods check what callers pass and delegate to its collaborators.
 
-    create_job -> store: `pending` -> job runner: claim -> fetch -> extract + detect in the thread pool -> finish
+    create_job -> store: `pending` -> job runner: claim -> fetch -> extract + detect (isolation) -> finish
+    isolation: where extractions run, threads or worker processes (`Settings.isolation`)
     lease keeper: this manager's owner row, heartbeats, and the adopted jobs of managers that died
     schedule loop: fires due schedules (their jobs go to the runner); schedule service: schedules, changes, changelog
     webhook outbox: delivers the webhooks finished jobs left in the store; listeners: in-process callbacks
@@ -49,6 +50,7 @@ from meterlocal.errors import (
 from meterlocal.extract import ApiStrategy, CompiledStrategy, compile_strategy
 from meterlocal.fetch import Fetcher, build_fetcher, check_sources
 from meterlocal.fetch.polite import PoliteFetcher
+from meterlocal.isolation import build_isolation
 from meterlocal.lease import LeaseKeeper
 from meterlocal.manager.crawling import CrawlingMethods
 from meterlocal.manager.generating import GenerationMethods
@@ -167,6 +169,8 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.extract_threads, thread_name_prefix="meterlocal-extract"
         )
+        # Job extractions: in that pool, or in worker processes that are killed when their job times out.
+        self._isolation = build_isolation(self.settings, self._pool)
         self._owner_id = uuid.uuid4().hex
         self._runner = JobRunner(
             self._store,
@@ -176,6 +180,7 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
                 self.settings, fetcher, fixtures=fixtures, record=record, record_missing=record_missing, clock=clock
             ),
             pool=self._pool,
+            isolation=self._isolation,
             clock=clock,
             on_finish=self._finished,
             worker=self.worker,
@@ -225,9 +230,12 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
         # After the runner, so a fired schedule's jobs have a runner; stopped first, so none fires while the runner
         # drains. Without run_schedules they run only when asked (run_due_schedules, deliver_webhooks).
         pulling: tuple[_Collaborator, ...] = (self._puller,) if self.run_jobs and self.claim == "any" else ()
-        # Discoveries fetch through the runner's fetcher, so they stop before it does.
+        # Discoveries fetch through the runner's fetcher, so they stop before it does. The isolation is first, so
+        # it is stopped last: once the runner's jobs are done or cancelled (a cancelled job's worker process is
+        # killed), idle workers get what is left of shutdown_timeout to exit.
         self._discoveries = DiscoveryService(self._runner.fetch, clock=clock)
         self._collaborators: tuple[_Collaborator, ...] = (
+            self._isolation,
             self._lease,
             self._runner,
             *pulling,
@@ -321,6 +329,7 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
     async def _abandon(self) -> None:
         """Close what outlives the ended loop the manager was opened in: the thread pool and the store."""
         self._state = "closed"
+        self._isolation.abandon()
         self._pool.shutdown(wait=False, cancel_futures=True)
         try:
             await self._store.close()
@@ -378,12 +387,17 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
             created_at=now,
             updated_at=now,
         )
-        compile_strategy(record)
+        await self._compile(record)
         existing = None if if_exists is None else await self._newest_named(name)
         if existing is not None:
             return await self._reuse(existing, record, if_exists)
         await store.add_strategy(record)
         return record
+
+    async def _compile(self, strategy: Strategy) -> CompiledStrategy:
+        """Compile in the thread pool: the first compilation of a big strategy (40,000 fields) takes seconds,
+        which the event loop must not wait for (later ones come from the compile cache)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, compile_strategy, strategy)
 
     async def strategy(self, name: str, strategy: Mapping[str, Any], **fields: Unpack[StrategyFields]) -> Strategy:
         """The strategy called `name`, holding `strategy` and the `fields` of `create_strategy` (`url`,
@@ -463,7 +477,7 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
         if filter_config is not UNSET:
             changes["filter_config"] = arguments.optional_object(filter_config, "filter_config")
         updated = current.model_copy(update=changes)
-        compile_strategy(updated)
+        await self._compile(updated)
         if not await self._store.replace_strategy(updated):
             raise StrategyNotFoundError(strategy_id)
         return updated
@@ -505,7 +519,7 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
         targets = arguments.check_targets(url, urls, allow_file_urls=self.settings.allow_file_urls)
         parameters = arguments.check_parameters(parameters)
         strategy = await self.get_strategy(strategy_id)
-        params = _job_parameters(compile_strategy(strategy), strategy, targets[0], parameters)
+        params = _job_parameters(await self._compile(strategy), strategy, targets[0], parameters)
         now = self._clock()
         batch_id = str(uuid.uuid4()) if urls is not None else None
         jobs = [
@@ -693,7 +707,7 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
         key = None
         strategy = await self._store.get_strategy(a.strategy_id)
         if strategy is not None and a.strategy_id == b.strategy_id:
-            key = compile_strategy(strategy).key
+            key = (await self._compile(strategy)).key
         # Comparing two 10k-item jobs takes ~0.1 s of CPU: keep it off the event loop.
         return await asyncio.get_running_loop().run_in_executor(
             self._pool,

@@ -211,7 +211,7 @@ class GenerationMethods:
             url = job.final_url or job.url
         loop = asyncio.get_running_loop()
         repair = await loop.run_in_executor(self._pool, suggest_repair, strategy, page, list(good.results or ()), url)
-        key = compile_strategy(strategy).key
+        key = (await loop.run_in_executor(self._pool, compile_strategy, strategy)).key  # off the loop
         comparison = await loop.run_in_executor(
             self._pool,
             functools.partial(
@@ -240,7 +240,8 @@ class GenerationMethods:
         """The response of generate and refine: the saved strategy, its preview on the page, the proposal."""
         preview = proposal.items if proposal is not None else None
         if preview is None or saved.output_schema or saved.filter_config:  # the preview shows what jobs store
-            compiled = compile_strategy(saved)
+            loop = asyncio.get_running_loop()
+            compiled = await loop.run_in_executor(self._pool, compile_strategy, saved)  # off the loop: big ones
             run = functools.partial(compiled.run, page.body, url=page.final_url or page.url)
             preview = (await asyncio.get_running_loop().run_in_executor(self._pool, run)).items
         fields = list(saved.strategy.get("fields") or {})

@@ -114,7 +114,8 @@ class ScheduleService:
         strategy = await self._store.get_strategy(schedule.strategy_id)
         if strategy is None:
             raise StrategyNotFoundError(schedule.strategy_id)
-        compiled = compile_strategy(strategy)
+        # Off the event loop: the first compilation of a big strategy takes seconds.
+        compiled = await asyncio.get_running_loop().run_in_executor(self._pool, compile_strategy, strategy)
         targets = schedule.targets
         parameters = None
         if isinstance(compiled, ApiStrategy):
@@ -157,9 +158,11 @@ class ScheduleService:
         keywords = None if filter is None else KeywordFilter.parse(filter)
         schedule = await self.get(schedule_id)
         strategy = await self._store.get_strategy(schedule.strategy_id)
-        key = compile_strategy(strategy).key if strategy is not None else None
-        total, jobs = await self._store.changed_runs(schedule_id, limit=limit, offset=offset)
         loop = asyncio.get_running_loop()
+        key = None
+        if strategy is not None:
+            key = (await loop.run_in_executor(self._pool, compile_strategy, strategy)).key
+        total, jobs = await self._store.changed_runs(schedule_id, limit=limit, offset=offset)
         entries = []
         for job in jobs:
             previous = await self._store.previous_completed(job)
