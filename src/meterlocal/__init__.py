@@ -26,6 +26,9 @@ from meterlocal.errors import (
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
+    WorkflowNotFoundError,
+    WorkflowRunNotFoundError,
+    WorkflowTimeoutError,
 )
 from meterlocal.extract import compile_strategy, extract, strategy_json_schema
 from meterlocal.extract.infer import StrategyProposal, infer_strategy
@@ -49,6 +52,7 @@ from meterlocal.models import (
 )
 from meterlocal.settings import Settings
 from meterlocal.sync import SyncJobManager
+from meterlocal.workflows import NodeExecution, Workflow, WorkflowOutput, WorkflowRun
 
 __version__ = "0.1.0"
 
@@ -76,6 +80,7 @@ __all__ = [
     "JobTimeoutError",
     "ManualClock",
     "MeterlocalError",
+    "NodeExecution",
     "NotFoundError",
     "ResponseTooLargeError",
     "Schedule",
@@ -92,6 +97,12 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookTestResult",
+    "Workflow",
+    "WorkflowNotFoundError",
+    "WorkflowOutput",
+    "WorkflowRun",
+    "WorkflowRunNotFoundError",
+    "WorkflowTimeoutError",
     "__version__",
     "compare",
     "compile_strategy",

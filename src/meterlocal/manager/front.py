@@ -4,12 +4,13 @@
     lease keeper: this manager's owner row, heartbeats, and the adopted jobs of managers that died
     schedule loop: fires due schedules (their jobs go to the runner); schedule service: schedules, changes, changelog
     webhook outbox: delivers the webhooks finished jobs left in the store; listeners: in-process callbacks
+    workflow runner: drives workflow runs node by node (their jobs go to the runner), resumes interrupted ones
 
 The manager never calls `asyncio.run`, never installs signal handlers and never prints, so it lives inside a
 notebook, a web app or a script alike. Everything that runs in the background while it is open is a collaborator
 with `start()` and `stop(timeout)`; `open()` starts them in order and `close()` stops them in reverse, within
 `shutdown_timeout` (see `JobManager._collaborators`). The monitoring methods (schedules, webhooks, listeners,
-retention) are in `manager.monitoring`, which `JobManager` inherits.
+retention) are in `manager.monitoring` and the workflow methods in `manager.workflows`, which `JobManager` inherits.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from meterlocal.fetch import Fetcher, FetchRequest, build_fetcher
 from meterlocal.generation import GeneratedStrategy
 from meterlocal.lease import LeaseKeeper
 from meterlocal.manager.monitoring import MonitoringMethods
+from meterlocal.manager.workflows import WorkflowMethods
 from meterlocal.models import (
     Batch,
     BatchProgress,
@@ -62,6 +64,8 @@ from meterlocal.schedules.loop import ScheduleLoop
 from meterlocal.schedules.service import ScheduleService
 from meterlocal.settings import Settings
 from meterlocal.store import SQLiteStore, Store
+from meterlocal.workflows.runner import WorkflowRunner
+from meterlocal.workflows.service import WorkflowService
 
 __all__ = ["JobManager"]
 
@@ -92,7 +96,7 @@ class _Collaborator(Protocol):
         """End within about `timeout` seconds, leaving unfinished work in the store for the next manager."""
 
 
-class JobManager(MonitoringMethods):
+class JobManager(MonitoringMethods, WorkflowMethods):
     """Strategies, jobs and batches over one store, run inside the caller's event loop.
 
     `path` is a SQLite file (created if missing) or ":memory:". Pages come from the web (`HttpFetcher`), from a
@@ -162,9 +166,29 @@ class JobManager(MonitoringMethods):
             poll_seconds=self.settings.schedule_poll_seconds,
             background=run_schedules,
         )
+        self._workflow_runner = WorkflowRunner(
+            self._store,
+            self.settings,
+            owner_id=self._owner_id,
+            clock=clock,
+            submit=self._runner.submit,
+            wait_job=self._runner.wait,
+            resume=resume,
+        )
+        self._workflows = WorkflowService(
+            self._store, self.settings, clock=clock, runner=self._workflow_runner, owner_id=self._owner_id
+        )
         # After the runner, so a fired schedule's jobs have a runner; stopped first, so none fires while the runner
         # drains. Without run_schedules they run only when asked (run_due_schedules, deliver_webhooks).
-        self._collaborators: tuple[_Collaborator, ...] = (self._lease, self._runner, self._outbox, self._schedule_loop)
+        # The workflow runner after the job runner (a run's jobs need it), stopped before it (no run waits on a
+        # stopped runner).
+        self._collaborators: tuple[_Collaborator, ...] = (
+            self._lease,
+            self._runner,
+            self._workflow_runner,
+            self._outbox,
+            self._schedule_loop,
+        )
         self._open_lock = asyncio.Lock()
         self._state: Literal["new", "open", "closed"] = "new"
         # The loop open() ran in: the collaborators' tasks live there, so every later call must come from it.

@@ -38,6 +38,7 @@ from meterlocal.errors import StrategyNotFoundError, UnavailableError, Validatio
 from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy, format_timestamp, utcnow
 from meterlocal.store.base import JobOutcome, OwnerInfo
 from meterlocal.store.monitoring import MonitoringQueries
+from meterlocal.store.workflows import WorkflowQueries
 from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
 
@@ -157,7 +158,7 @@ def encode_results(results: Sequence[Any] | None, job_id: str) -> str:
         raise ValidationError(f"The results of job {job_id} cannot be stored as JSON: {exc}") from exc
 
 
-class SQLiteStore(MonitoringQueries):
+class SQLiteStore(MonitoringQueries, WorkflowQueries):
     """A `Store` in one SQLite file, in WAL mode; `":memory:"` keeps everything in this process.
 
     `path` may also be a `file:` URI (`file:/data/x.db?mode=ro`). `busy_timeout` is how many seconds an
