@@ -29,11 +29,19 @@ async def two_nodes(jm: JobManager, shop: Bookshop, **options: Any) -> tuple[str
     workflow = await jm.create_workflow(
         "Books",
         nodes=[
-            {"node_key": "listing", "strategy_id": listing.strategy_id, "input_type": "static_urls",
-             "static_urls": [shop.listing_url]},
-            {"node_key": "details", "strategy_id": detail.strategy_id, "input_type": "upstream_urls",
-             "url_field": "url"},
-        ],  # fmt: skip
+            {
+                "node_key": "listing",
+                "strategy_id": listing.strategy_id,
+                "input_type": "static_urls",
+                "static_urls": [shop.listing_url],
+            },
+            {
+                "node_key": "details",
+                "strategy_id": detail.strategy_id,
+                "input_type": "upstream_urls",
+                "url_field": "url",
+            },
+        ],
         edges=[{"source_node_key": "listing", "target_node_key": "details", **options}],
     )
     return workflow.workflow_id, listing.strategy_id, detail.strategy_id
@@ -66,9 +74,10 @@ async def test_edge_filter_and_duplicate_urls(tmp_path: Path, shop: Bookshop) ->
     # Twice the same listing URL in a second start node's list would be two jobs; within one node it is one.
     async with JobManager(tmp_path / "w.db", FAST) as jm:
         workflow_id, _, _ = await two_nodes(
-            jm, shop, filter_config={"mode": "all", "conditions": [{"field": "title", "operator": "contains",
-                                                                    "value": "the"}]},
-        )  # fmt: skip
+            jm,
+            shop,
+            filter_config={"mode": "all", "conditions": [{"field": "title", "operator": "contains", "value": "the"}]},
+        )
         run = await jm.run_workflow(workflow_id, wait=True, timeout=30)
         details = run.execution("details")
         titles = [b["title"] for b in details.results or []]
@@ -122,11 +131,16 @@ async def test_a_node_whose_jobs_all_fail_fails_the_run(tmp_path: Path, site: Si
     ("nodes", "edges", "message"),
     [
         (
-            [{"node_key": "a", "input_type": "static_urls", "static_urls": ["https://x.test/"]},
-             {"node_key": "b", "input_type": "upstream_urls", "url_field": "url"},
-             {"node_key": "c", "input_type": "upstream_urls", "url_field": "url"}],
-            [{"source_node_key": "a", "target_node_key": "b"}, {"source_node_key": "b", "target_node_key": "c"},
-             {"source_node_key": "c", "target_node_key": "b"}],
+            [
+                {"node_key": "a", "input_type": "static_urls", "static_urls": ["https://x.test/"]},
+                {"node_key": "b", "input_type": "upstream_urls", "url_field": "url"},
+                {"node_key": "c", "input_type": "upstream_urls", "url_field": "url"},
+            ],
+            [
+                {"source_node_key": "a", "target_node_key": "b"},
+                {"source_node_key": "b", "target_node_key": "c"},
+                {"source_node_key": "c", "target_node_key": "b"},
+            ],
             "cycle through 'b', 'c'",
         ),
         (
@@ -135,24 +149,30 @@ async def test_a_node_whose_jobs_all_fail_fails_the_run(tmp_path: Path, site: Si
             "names unknown node 'nope'",
         ),
         (
-            [{"node_key": "a", "input_type": "static_urls", "static_urls": ["https://x.test/"]},
-             {"node_key": "b", "input_type": "upstream_urls", "url_field": "link"}],
+            [
+                {"node_key": "a", "input_type": "static_urls", "static_urls": ["https://x.test/"]},
+                {"node_key": "b", "input_type": "upstream_urls", "url_field": "link"},
+            ],
             [{"source_node_key": "a", "target_node_key": "b"}],
             "url_field 'link' is not a field of upstream node 'a'",
         ),
         (
-            [{"node_key": "a", "input_type": "static_urls", "static_urls": ["https://x.test/"]},
-             {"node_key": "a", "input_type": "static_urls", "static_urls": ["https://y.test/"]}],
+            [
+                {"node_key": "a", "input_type": "static_urls", "static_urls": ["https://x.test/"]},
+                {"node_key": "a", "input_type": "static_urls", "static_urls": ["https://y.test/"]},
+            ],
             [],
             "'a' is given twice",
         ),
         (
-            [{"node_key": "a", "input_type": "static_urls", "static_urls": ["https://x.test/"]},
-             {"node_key": "b", "input_type": "upstream_urls", "url_field": "url"}],
+            [
+                {"node_key": "a", "input_type": "static_urls", "static_urls": ["https://x.test/"]},
+                {"node_key": "b", "input_type": "upstream_urls", "url_field": "url"},
+            ],
             [],
             "node 'b' (upstream_urls) has no upstream node",
         ),
-    ],  # fmt: skip
+    ],
 )
 async def test_bad_definitions_are_refused_naming_the_fault(
     tmp_path: Path, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], message: str
@@ -216,8 +236,11 @@ async def test_cancel_stops_a_run(tmp_path: Path, shop: Bookshop) -> None:
 async def test_parameter_config_maps_each_upstream_result_to_api_parameters(tmp_path: Path, site: Site) -> None:
     from aiohttp import web
 
-    site.page("/api/auctions", '{"auctions": [{"id": 7, "name": "Spring"}, {"id": 9, "name": "Fall"}]}',
-              content_type="application/json")  # fmt: skip
+    site.page(
+        "/api/auctions",
+        '{"auctions": [{"id": 7, "name": "Spring"}, {"id": 9, "name": "Fall"}]}',
+        content_type="application/json",
+    )
 
     async def lots(request: web.Request) -> web.Response:
         auction = request.query["auction_id"]
@@ -226,22 +249,42 @@ async def test_parameter_config_maps_each_upstream_result_to_api_parameters(tmp_
     site.route("/api/lots", lots)
     async with JobManager(tmp_path / "w.db", FAST) as jm:
         auctions = await jm.create_strategy(
-            "Auctions", {"type": "api", "request": {"url": site.url("/api/auctions")}, "items": "auctions",
-                         "fields": {"id": "id", "name": "name"}},
-        )  # fmt: skip
+            "Auctions",
+            {
+                "type": "api",
+                "request": {"url": site.url("/api/auctions")},
+                "items": "auctions",
+                "fields": {"id": "id", "name": "name"},
+            },
+        )
         items = await jm.create_strategy(
-            "Lots", {"type": "api", "request": {"url": site.url("/api/lots"), "params": {"auction_id": 0}},
-                     "items": "lots", "fields": {"lot": "lot"}},
-        )  # fmt: skip
+            "Lots",
+            {
+                "type": "api",
+                "request": {"url": site.url("/api/lots"), "params": {"auction_id": 0}},
+                "items": "lots",
+                "fields": {"lot": "lot"},
+            },
+        )
         workflow = await jm.create_workflow(
             "Auction pipeline",
             nodes=[
-                {"node_key": "past", "strategy_id": auctions.strategy_id, "input_type": "static_urls",
-                 "static_urls": [site.url("/api/auctions")]},
-                {"node_key": "lots", "strategy_id": items.strategy_id, "input_type": "upstream_data",
-                 "parameter_config": {"mappings": [{"source_field": "past.results[*].id", "target_param": "auction_id"}],
-                                      "execution_mode": "per_result"}},
-            ],  # fmt: skip
+                {
+                    "node_key": "past",
+                    "strategy_id": auctions.strategy_id,
+                    "input_type": "static_urls",
+                    "static_urls": [site.url("/api/auctions")],
+                },
+                {
+                    "node_key": "lots",
+                    "strategy_id": items.strategy_id,
+                    "input_type": "upstream_data",
+                    "parameter_config": {
+                        "mappings": [{"source_field": "past.results[*].id", "target_param": "auction_id"}],
+                        "execution_mode": "per_result",
+                    },
+                },
+            ],
             edges=[{"source_node_key": "past", "target_node_key": "lots"}],
         )
         run = await jm.run_workflow(workflow.workflow_id, wait=True, timeout=30)
@@ -254,9 +297,15 @@ async def test_parameter_config_maps_each_upstream_result_to_api_parameters(tmp_
                 "Bad mode",
                 nodes=[
                     {"node_key": "past", "strategy_id": auctions.strategy_id, "static_urls": [site.url("/a")]},
-                    {"node_key": "lots", "strategy_id": items.strategy_id, "input_type": "upstream_data",
-                     "parameter_config": {"mappings": [{"source_field": "id", "target_param": "auction_id"}],
-                                          "execution_mode": "batch"}},
-                ],  # fmt: skip
+                    {
+                        "node_key": "lots",
+                        "strategy_id": items.strategy_id,
+                        "input_type": "upstream_data",
+                        "parameter_config": {
+                            "mappings": [{"source_field": "id", "target_param": "auction_id"}],
+                            "execution_mode": "batch",
+                        },
+                    },
+                ],
                 edges=[{"source_node_key": "past", "target_node_key": "lots"}],
             )

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from meterlocal.workflows.records import Workflow, WorkflowRun
 from meterlocal.models import (
     BatchProgress,
     HistoryEntry,
@@ -32,6 +31,7 @@ from meterlocal.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from meterlocal.workflows.records import Workflow, WorkflowRun
 
 __all__ = ["FireOutcome", "JobOutcome", "OwnerInfo", "PruneReport", "Store"]
 

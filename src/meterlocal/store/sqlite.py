@@ -38,9 +38,9 @@ from meterlocal.errors import StrategyNotFoundError, UnavailableError, Validatio
 from meterlocal.models import BatchProgress, HistoryEntry, Job, JobStatus, Strategy, format_timestamp, utcnow
 from meterlocal.store.base import JobOutcome, OwnerInfo
 from meterlocal.store.monitoring import MonitoringQueries
-from meterlocal.store.workflows import WorkflowQueries
 from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
+from meterlocal.store.workflows import WorkflowQueries
 
 __all__ = ["SQLiteStore"]
 

@@ -476,7 +476,6 @@ OWNERS: Table[OwnerInfo] = Table(
 )
 
 
-
 def _records_column(name: str, record: type[Any], *, exclude: frozenset[str] = frozenset()) -> Column:
     """A list of pydantic records stored as JSON (`exclude`: fields computed on read, never stored)."""
 

@@ -27,18 +27,14 @@ _T = TypeVar("_T")
 _Body = Callable[[aiosqlite.Connection], Awaitable[_T]]
 
 _SQL_GET_WORKFLOW = WORKFLOWS.select("WHERE workflow_id = ? AND deleted_at IS NULL")
-_SQL_LIST_WORKFLOWS = WORKFLOWS.select(
-    "WHERE deleted_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
-)
+_SQL_LIST_WORKFLOWS = WORKFLOWS.select("WHERE deleted_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?")
 _WORKFLOW_FIELDS = [name for name in WORKFLOWS.names if name not in ("workflow_id", "created_at")]
 _SQL_REPLACE_WORKFLOW = (
     f"UPDATE workflows SET {WORKFLOWS.assign(_WORKFLOW_FIELDS)} WHERE workflow_id = ? AND deleted_at IS NULL"
 )
 _encode_workflow_fields = WORKFLOWS.encoder(_WORKFLOW_FIELDS)
 _SQL_GET_RUN = WORKFLOW_RUNS.select("WHERE run_id = ?")
-_SQL_LIST_RUNS = WORKFLOW_RUNS.select(
-    "WHERE workflow_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
-)
+_SQL_LIST_RUNS = WORKFLOW_RUNS.select("WHERE workflow_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?")
 _SQL_LATEST_RUN = WORKFLOW_RUNS.select(
     "WHERE workflow_id = ? AND status = ? AND run_id IS NOT ? ORDER BY created_at DESC, rowid DESC LIMIT 1"
 )
@@ -47,9 +43,10 @@ _SQL_UNFINISHED_RUNS = (
     "WHERE status IN ('pending', 'running') ORDER BY created_at"
 )
 _read_unfinished = WORKFLOW_RUNS.reader(
-    WORKFLOW_RUNS.read_names, lambda owner_id, **values: (WorkflowRun.model_construct(**values), owner_id),
+    WORKFLOW_RUNS.read_names,
+    lambda owner_id, **values: (WorkflowRun.model_construct(**values), owner_id),
     extra=("owner_id",),
-)  # fmt: skip
+)
 _RUN_FIELDS = [name for name in WORKFLOW_RUNS.names if name not in ("run_id", "workflow_id", "created_at")]
 _SQL_SAVE_RUN = (
     f"UPDATE workflow_runs SET {WORKFLOW_RUNS.assign(_RUN_FIELDS)} "

@@ -49,8 +49,16 @@ EXECUTION_MODES = ("per_result",)
 """How `parameter_config` maps upstream results to jobs: one job per upstream item."""
 
 _INPUT_TYPES = ("static_urls", "upstream_urls", "upstream_data")
-_NODE_KEYS = {"node_key", "strategy_id", "input_type", "static_urls", "url_field", "static_parameters",
-              "parameter_config", "node_id"}  # fmt: skip
+_NODE_KEYS = {
+    "node_key",
+    "strategy_id",
+    "input_type",
+    "static_urls",
+    "url_field",
+    "static_parameters",
+    "parameter_config",
+    "node_id",
+}
 _EDGE_KEYS = {"source_node_key", "target_node_key", "filter_config"}
 
 
@@ -72,10 +80,14 @@ def _node(raw: Any, i: int, *, allow_file_urls: bool) -> WorkflowNode:
     where = f"node {key!r}"
     unknown = sorted(set(node) - _NODE_KEYS)
     if unknown:
-        raise ValidationError(f"{where}: unknown field(s) {', '.join(unknown)}; a node has {', '.join(sorted(_NODE_KEYS))}")
+        raise ValidationError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; a node has {', '.join(sorted(_NODE_KEYS))}"
+        )
     input_type = node.get("input_type")
     if input_type is None:  # inferred as meter-sdk's WorkflowNode.to_dict() would write it
-        input_type = "static_urls" if node.get("static_urls") else "upstream_urls" if node.get("url_field") else "upstream_data"
+        input_type = (
+            "static_urls" if node.get("static_urls") else "upstream_urls" if node.get("url_field") else "upstream_data"
+        )
     if input_type not in _INPUT_TYPES:
         raise ValidationError(f"{where}: input_type must be one of {', '.join(_INPUT_TYPES)}, not {input_type!r}")
     static_urls = node.get("static_urls")
@@ -254,8 +266,10 @@ def check_url_fields(workflow: Workflow, fields: Mapping[str, Sequence[str]]) ->
             wanted = []
             if node.url_field is not None:
                 wanted.append(("url_field", node.url_field))
-            for mapping in (node.parameter_config or {}).get("mappings", ()):
-                wanted.append(("source_field", _item_path(mapping["source_field"], source)))
+            wanted += [
+                ("source_field", _item_path(mapping["source_field"], source))
+                for mapping in (node.parameter_config or {}).get("mappings", ())
+            ]
             for label, path in wanted:
                 if path.split(".")[0] not in names:
                     raise ValidationError(

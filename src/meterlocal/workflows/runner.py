@@ -47,7 +47,7 @@ _LAST_POLL = 1.0
 _DONE_NODES = (NodeStatus.COMPLETED, NodeStatus.SKIPPED, NodeStatus.FAILED)
 
 
-class _Lost(Exception):
+class _LostRunError(Exception):
     """The run was cancelled (or taken over) meanwhile: stop driving it."""
 
 
@@ -102,7 +102,7 @@ class WorkflowRunner:
         alive.add(self._owner_id)
         taken = []
         for run, owner in await self._store.unfinished_workflow_runs():
-            if owner in alive and owner != self._owner_id or run.run_id in self._tasks:
+            if (owner in alive and owner != self._owner_id) or run.run_id in self._tasks:
                 continue
             if owner != self._owner_id and not await self._store.save_workflow_run(
                 run, owner_id=owner, new_owner_id=self._owner_id
@@ -153,7 +153,7 @@ class WorkflowRunner:
     async def _execute(self, run_id: str) -> None:
         try:
             await self._drive(run_id)
-        except _Lost:
+        except _LostRunError:
             logger.info("workflow run %s was cancelled; stopped driving it", run_id)
         except asyncio.CancelledError:
             raise
@@ -172,7 +172,7 @@ class WorkflowRunner:
 
     async def _save(self, run: WorkflowRun, jobs: Sequence[Job] = ()) -> None:
         if not await self._store.save_workflow_run(run, owner_id=self._owner_id, jobs=jobs):
-            raise _Lost(run.run_id)
+            raise _LostRunError(run.run_id)
 
     def _finish(self, run: WorkflowRun, status: RunStatus, error: str | None = None) -> None:
         run.status = status

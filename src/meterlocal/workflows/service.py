@@ -185,7 +185,9 @@ class WorkflowService:
     async def cancel(self, workflow_id: str, run_id: str) -> WorkflowRun:
         run = await self.get_run(workflow_id, run_id, results=False)
         if run.status.is_final:
-            raise ValidationError(f"Workflow run {run_id} is {run.status.value}; only an unfinished run can be cancelled")
+            raise ValidationError(
+                f"Workflow run {run_id} is {run.status.value}; only an unfinished run can be cancelled"
+            )
         await self._store.cancel_workflow_run(run_id, at=self._clock(), error="Cancelled")
         self._runner.stop_run(run_id)
         return await self.get_run(workflow_id, run_id)
