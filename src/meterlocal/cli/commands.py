@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meterlocal.cli import demo, generate, jobs, schedules, serve, strategies
+from meterlocal.cli import demo, generate, jobs, schedules, serve, strategies, workflows
 from meterlocal.cli.root import cli
 
-__all__ = ["cli", "demo", "generate", "jobs", "schedules", "serve", "strategies"]
+__all__ = ["cli", "demo", "generate", "jobs", "schedules", "serve", "strategies", "workflows"]
