@@ -267,25 +267,7 @@ async def test_parameter_config_maps_each_upstream_result_to_api_parameters(tmp_
             },
         )
         workflow = await jm.create_workflow(
-            "Auction pipeline",
-            nodes=[
-                {
-                    "node_key": "past",
-                    "strategy_id": auctions.strategy_id,
-                    "input_type": "static_urls",
-                    "static_urls": [site.url("/api/auctions")],
-                },
-                {
-                    "node_key": "lots",
-                    "strategy_id": items.strategy_id,
-                    "input_type": "upstream_data",
-                    "parameter_config": {
-                        "mappings": [{"source_field": "past.results[*].id", "target_param": "auction_id"}],
-                        "execution_mode": "per_result",
-                    },
-                },
-            ],
-            edges=[{"source_node_key": "past", "target_node_key": "lots"}],
+            "Auction pipeline", *auction_nodes(auctions.strategy_id, items.strategy_id, site.url("/api/auctions"))
         )
         run = await jm.run_workflow(workflow.workflow_id, wait=True, timeout=30)
         assert run.status is RunStatus.COMPLETED, run.error
@@ -294,18 +276,24 @@ async def test_parameter_config_maps_each_upstream_result_to_api_parameters(tmp_
         assert sorted(job.parameters["auction_id"] for job in jobs if job.parameters) == [7, 9]
         with pytest.raises(ValidationError, match="execution_mode must be 'per_result'"):
             await jm.create_workflow(
-                "Bad mode",
-                nodes=[
-                    {"node_key": "past", "strategy_id": auctions.strategy_id, "static_urls": [site.url("/a")]},
-                    {
-                        "node_key": "lots",
-                        "strategy_id": items.strategy_id,
-                        "input_type": "upstream_data",
-                        "parameter_config": {
-                            "mappings": [{"source_field": "id", "target_param": "auction_id"}],
-                            "execution_mode": "batch",
-                        },
-                    },
-                ],
-                edges=[{"source_node_key": "past", "target_node_key": "lots"}],
+                "Bad mode", *auction_nodes(auctions.strategy_id, items.strategy_id, site.url("/a"), mode="batch")
             )
+
+
+def auction_nodes(
+    auctions_id: str, lots_id: str, url: str, *, mode: str = "per_result"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Nodes and edges of meter-sdk's auction example: auctions, then the lots of each (by parameter mapping)."""
+    mapping = {"source_field": "past.results[*].id", "target_param": "auction_id"}
+    return (
+        [
+            {"node_key": "past", "strategy_id": auctions_id, "input_type": "static_urls", "static_urls": [url]},
+            {
+                "node_key": "lots",
+                "strategy_id": lots_id,
+                "input_type": "upstream_data",
+                "parameter_config": {"mappings": [mapping], "execution_mode": mode},
+            },
+        ],
+        [{"source_node_key": "past", "target_node_key": "lots"}],
+    )

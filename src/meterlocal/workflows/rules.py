@@ -39,6 +39,7 @@ __all__ = [
     "NodeInputs",
     "Target",
     "build_workflow",
+    "check_max_urls_per_node",
     "check_url_fields",
     "node_inputs",
     "run_order",
@@ -164,6 +165,13 @@ def _edge(raw: Any, i: int) -> WorkflowEdge:
     return WorkflowEdge(source_node_key=source, target_node_key=target, filter_config=config)
 
 
+def check_max_urls_per_node(value: Any) -> int:
+    """The fan-out bound of a workflow: an integer from 1 to `MAX_MAX_URLS_PER_NODE`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MAX_URLS_PER_NODE:
+        raise ValidationError(f"max_urls_per_node must be an integer from 1 to {MAX_MAX_URLS_PER_NODE}, not {value!r}")
+    return value
+
+
 def build_workflow(
     *,
     workflow_id: str,
@@ -183,9 +191,7 @@ def build_workflow(
         edges = []
     if not isinstance(edges, list):
         raise ValidationError("edges must be a list of edges")
-    limit = DEFAULT_MAX_URLS_PER_NODE if max_urls_per_node is None else max_urls_per_node
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_MAX_URLS_PER_NODE:
-        raise ValidationError(f"max_urls_per_node must be an integer from 1 to {MAX_MAX_URLS_PER_NODE}, not {limit!r}")
+    limit = check_max_urls_per_node(DEFAULT_MAX_URLS_PER_NODE if max_urls_per_node is None else max_urls_per_node)
     parsed = [_node(raw, i, allow_file_urls=allow_file_urls) for i, raw in enumerate(nodes)]
     keys = [node.node_key for node in parsed]
     repeated = sorted({key for key in keys if keys.count(key) > 1})

@@ -25,7 +25,6 @@ from meterlocal.models import Clock, Job, JobStatus
 from meterlocal.settings import Settings
 from meterlocal.store import Store
 from meterlocal.workflows.records import (
-    MAX_MAX_URLS_PER_NODE,
     NodeExecution,
     NodeStatus,
     RunStatus,
@@ -33,7 +32,7 @@ from meterlocal.workflows.records import (
     WorkflowOutput,
     WorkflowRun,
 )
-from meterlocal.workflows.rules import build_workflow, check_url_fields
+from meterlocal.workflows.rules import build_workflow, check_max_urls_per_node, check_url_fields
 from meterlocal.workflows.runner import WorkflowRunner
 
 __all__ = ["DEFAULT_RUN_LIST_LIMIT", "DEFAULT_WORKFLOW_LIST_LIMIT", "WorkflowService"]
@@ -116,11 +115,7 @@ class WorkflowService:
                     raise ValidationError(f"enabled must be true or false, not {value!r}")
                 values["enabled"] = value
             elif name == "max_urls_per_node":
-                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MAX_URLS_PER_NODE:
-                    raise ValidationError(
-                        f"max_urls_per_node must be an integer from 1 to {MAX_MAX_URLS_PER_NODE}, not {value!r}"
-                    )
-                values["max_urls_per_node"] = value
+                values["max_urls_per_node"] = check_max_urls_per_node(value)
             else:
                 raise ValidationError(
                     f"{name!r} cannot be changed; a workflow's name, description, enabled and max_urls_per_node "
