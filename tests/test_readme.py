@@ -86,3 +86,18 @@ def test_the_crawling_example_runs_offline_and_prints_what_the_readme_says(tmp_p
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == shown.group(1).splitlines()
+
+
+def test_the_workflow_example_runs_and_prints_what_the_readme_says(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme.split("Workflow example (run by `tests/test_readme.py`):", 1)[1]
+    match = re.search(r"```python\n(.*?)```", after, re.DOTALL)
+    printed = re.search(r"It prints:\n\n```\n(.*?)```", after, re.DOTALL)
+    assert match is not None and printed is not None
+    (tmp_path / "books.py").write_text(match.group(1), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "books.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == printed.group(1).splitlines()
+    assert (tmp_path / "books.db").exists()

@@ -33,6 +33,9 @@ from meterlocal.errors import (
     StrategyNotFoundError,
     UnavailableError,
     ValidationError,
+    WorkflowNotFoundError,
+    WorkflowRunNotFoundError,
+    WorkflowTimeoutError,
 )
 from meterlocal.extract import compile_strategy, extract, strategy_json_schema
 from meterlocal.extract.infer import StrategyProposal, infer_strategy
@@ -59,6 +62,7 @@ from meterlocal.models import (
 from meterlocal.settings import Settings
 from meterlocal.sync import SyncJobManager
 from meterlocal.tabular import export, to_dataframe
+from meterlocal.workflows import NodeExecution, Workflow, WorkflowOutput, WorkflowRun
 
 __version__ = "0.1.0"
 
@@ -95,6 +99,7 @@ __all__ = [
     "ManualClock",
     "MeterlocalError",
     "MissingDependencyError",
+    "NodeExecution",
     "NotFoundError",
     "RepairProposal",
     "ResponseTooLargeError",
@@ -114,6 +119,12 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookTestResult",
+    "Workflow",
+    "WorkflowNotFoundError",
+    "WorkflowOutput",
+    "WorkflowRun",
+    "WorkflowRunNotFoundError",
+    "WorkflowTimeoutError",
     "__version__",
     "compare",
     "compile_strategy",

@@ -42,6 +42,7 @@ from meterlocal.models import (
 from meterlocal.schedules.keywords import MAX_FILTER_LENGTH
 from meterlocal.schedules.timing import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 from meterlocal.webhooks import WebhookType
+from meterlocal.workflows.records import MAX_MAX_URLS_PER_NODE, Workflow, WorkflowOutput, WorkflowRun
 
 __all__ = [
     "MAX_DISCOVERY_LIST",
@@ -57,6 +58,7 @@ __all__ = [
     "CreateJobBody",
     "CreateScheduleBody",
     "CreateStrategyBody",
+    "CreateWorkflowBody",
     "DeletedOut",
     "DeliveriesQuery",
     "DiscoveryCreatedOut",
@@ -76,6 +78,7 @@ __all__ = [
     "Offset",
     "PageQuery",
     "RefineStrategyBody",
+    "RunWorkflowBody",
     "ScheduleChangesOut",
     "ScheduleDeletedOut",
     "ScheduleOut",
@@ -83,10 +86,17 @@ __all__ = [
     "StrategyOut",
     "UpdateScheduleBody",
     "UpdateStrategyBody",
+    "UpdateWorkflowBody",
     "WebhookDeliveryOut",
     "WebhookSecretOut",
     "WebhookTestBody",
     "WebhookTestOut",
+    "WorkflowDeletedOut",
+    "WorkflowOut",
+    "WorkflowOutputOut",
+    "WorkflowOutputQuery",
+    "WorkflowRunOut",
+    "WorkflowsQuery",
 ]
 
 MAX_OFFSET = 2**63 - 1
@@ -191,6 +201,19 @@ class DeliveriesQuery(PageQuery):
     """`GET /api/schedules/{schedule_id}/webhook-deliveries`: the outbox, newest first (a meterlocal addition)."""
 
     status: DeliveryStatus | None = Field(None, description="Only deliveries in this state")
+
+
+class WorkflowsQuery(_Query):
+    """`GET /api/workflows`: one page, newest first (meter-sdk asks for 50)."""
+
+    limit: Limit = Field(50, description="Max results")
+    offset: Offset = Field(0, description="Results to skip")
+
+
+class WorkflowOutputQuery(_Query):
+    """`GET /api/workflows/{workflow_id}/runs/latest/output`."""
+
+    flat: bool = Field(False, description="Results by URL (final_results_by_url) instead of grouped by strategy")
 
 
 # Request bodies ---------------------------------------------------------------------------------------------
@@ -388,6 +411,41 @@ class WebhookTestBody(_Body):
         None, strict=False, description="Payload format; detected from the URL if left out"
     )
     webhook_metadata: dict[str, Any] | None = Field(None, description="Sent back as `metadata`")
+
+
+_FanOut = Annotated[int, Field(ge=1, le=MAX_MAX_URLS_PER_NODE)]
+
+
+class CreateWorkflowBody(_Body):
+    """`POST /api/workflows`: meter-sdk's `Workflow.to_dict()`. Nodes and edges are checked as a whole (a cycle,
+    an unknown node key, a url_field the upstream strategy lacks: 400 naming it)."""
+
+    name: str = Field(description="Workflow name")
+    description: str | None = Field(None, description="What it does")
+    nodes: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Each: node_key, strategy_id, input_type (static_urls | upstream_urls | upstream_data), "
+        "static_urls, url_field, static_parameters, parameter_config",
+    )
+    edges: list[dict[str, Any]] = Field(
+        default_factory=list, description="Each: source_node_key, target_node_key, optional filter_config"
+    )
+    max_urls_per_node: _FanOut | None = Field(None, description="Jobs one node of a run may create (default 1000)")
+
+
+class UpdateWorkflowBody(_Body):
+    """`PUT /api/workflows/{workflow_id}`: fields left out keep their value."""
+
+    name: str | None = Field(None, description="New name")
+    description: str | None = Field(None, description="New description")
+    enabled: bool | None = Field(None, description="A disabled workflow does not run")
+    max_urls_per_node: _FanOut | None = Field(None, description="Jobs one node of a run may create")
+
+
+class RunWorkflowBody(_Body):
+    """`POST /api/workflows/{workflow_id}/run`."""
+
+    force: bool = Field(False, description="Run every node; else nodes whose upstream results did not change skip")
 
 
 # Responses --------------------------------------------------------------------------------------------------
@@ -594,3 +652,30 @@ class DiscoveryUrlsOut(_Out):
     limit: int
     offset: int
     urls: list[DiscoveredUrl]
+
+
+class WorkflowOut(Workflow, _Out):
+    """A workflow as meter-sdk reads it: `id`, `node_count`, `nodes` (`node_key`, `node_id`, `input_type`, ...)
+    and `edges`."""
+
+
+class WorkflowDeletedOut(_Out):
+    """The answer to deleting a workflow (its runs and jobs stay)."""
+
+    workflow_id: str
+    deleted: Literal[True] = True
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        """Same as workflow_id."""
+        return self.workflow_id
+
+
+class WorkflowRunOut(WorkflowRun, _Out):
+    """A run: `id`, `status`, `node_executions` (each node's status, counts and `results`), `final_results`."""
+
+
+class WorkflowOutputOut(WorkflowOutput, _Out):
+    """The latest completed run's leaf results: `final_results_by_url_grouped` (default) or
+    `final_results_by_url` (`?flat=true`)."""

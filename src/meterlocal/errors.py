@@ -10,8 +10,11 @@
     │   ├── JobNotFoundError                  (.job_id)
     │   ├── BatchNotFoundError                (.batch_id)
     │   ├── ScheduleNotFoundError             (.schedule_id)
-    │   └── DiscoveryNotFoundError            (.discovery_id)
+    │   ├── DiscoveryNotFoundError            (.discovery_id)
+    │   ├── WorkflowNotFoundError             (.workflow_id)
+    │   └── WorkflowRunNotFoundError          (.workflow_id, .run_id; also "no completed run yet")
     ├── JobTimeoutError (TimeoutError)        a wait for a job ran out of time; the job keeps running (.job_id)
+    ├── WorkflowTimeoutError (TimeoutError)   a wait for a workflow run ran out of time; it keeps running (.run_id)
     ├── ExtractionError                       a document that cannot be parsed or extracted; the job fails
     ├── FetchError                            a page that cannot be fetched; the job fails (.url)
     │   ├── HTTPStatusError                   a non-2xx answer after retries (.status)
@@ -57,6 +60,9 @@ __all__ = [
     "StrategyNotFoundError",
     "UnavailableError",
     "ValidationError",
+    "WorkflowNotFoundError",
+    "WorkflowRunNotFoundError",
+    "WorkflowTimeoutError",
 ]
 
 
@@ -131,6 +137,31 @@ class DiscoveryNotFoundError(NotFoundError):
     def __init__(self, discovery_id: str) -> None:
         super().__init__(f"Discovery not found: {discovery_id}")
         self.discovery_id = discovery_id
+
+
+class WorkflowNotFoundError(NotFoundError):
+    def __init__(self, workflow_id: str) -> None:
+        super().__init__(f"Workflow not found: {workflow_id}")
+        self.workflow_id = workflow_id
+
+
+class WorkflowRunNotFoundError(NotFoundError):
+    def __init__(self, workflow_id: str, run_id: str | None, message: str | None = None) -> None:
+        super().__init__(message or f"Workflow run not found: {run_id} (workflow {workflow_id})")
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+
+
+class WorkflowTimeoutError(MeterlocalError, TimeoutError):
+    """A wait for a workflow run ran out of time. The run is not cancelled."""
+
+    def __init__(self, run_id: str, timeout: float) -> None:
+        super().__init__(
+            f"Workflow run {run_id} did not finish within {timeout:g} s; it keeps running, poll it with "
+            "get_workflow_run() or cancel it with cancel_workflow_run()"
+        )
+        self.run_id = run_id
+        self.timeout = timeout
 
 
 class JobTimeoutError(MeterlocalError, TimeoutError):

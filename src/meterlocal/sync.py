@@ -201,6 +201,18 @@ class SyncJobManager:
     deliver_webhooks = _blocking(JobManager.deliver_webhooks)
     list_webhook_deliveries = _blocking(JobManager.list_webhook_deliveries)
     test_webhook = _blocking(JobManager.test_webhook)
+    # Workflows
+    create_workflow = _blocking(JobManager.create_workflow)
+    get_workflow = _blocking(JobManager.get_workflow)
+    list_workflows = _blocking(JobManager.list_workflows)
+    update_workflow = _blocking(JobManager.update_workflow)
+    delete_workflow = _blocking(JobManager.delete_workflow)
+    run_workflow = _blocking(JobManager.run_workflow)
+    wait_for_workflow = _blocking(JobManager.wait_for_workflow)
+    get_workflow_run = _blocking(JobManager.get_workflow_run)
+    list_workflow_runs = _blocking(JobManager.list_workflow_runs)
+    get_workflow_output = _blocking(JobManager.get_workflow_output)
+    cancel_workflow_run = _blocking(JobManager.cancel_workflow_run)
     # Retention
     prune = _blocking(JobManager.prune)
     store_stats = _blocking(JobManager.store_stats)

@@ -167,7 +167,7 @@ async def test_every_api_route_needs_the_key_when_one_is_set(make_client: MakeCl
     client = await make_client(api_key=KEY)
     spec = build_openapi(auth=True, max_body_bytes=1)
     routes = [(m, p) for p, ops in spec["paths"].items() for m in ops if p.startswith("/api")]
-    assert len(routes) == 26  # the Jobs API (15), refine (1) and the schedules and webhooks API (10)
+    assert len(routes) == 36  # the Jobs API (15), refine (1), schedules and webhooks (10), workflows (10)
     wrong_keys: list[dict[str, str]] = [
         {},
         {"Authorization": "Bearer"},

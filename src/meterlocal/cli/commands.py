@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from meterlocal.cli import crawl, demo, generate, jobs, schedules, serve, store, strategies, worker
+from meterlocal.cli import crawl, demo, generate, jobs, schedules, serve, store, strategies, worker, workflows
 from meterlocal.cli.root import cli
 
-__all__ = ["cli", "crawl", "demo", "generate", "jobs", "schedules", "serve", "store", "strategies", "worker"]
+__all__ = [
+    "cli",
+    "crawl",
+    "demo",
+    "generate",
+    "jobs",
+    "schedules",
+    "serve",
+    "store",
+    "strategies",
+    "worker",
+    "workflows",
+]

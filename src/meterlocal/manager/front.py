@@ -5,13 +5,14 @@
     lease keeper: this manager's owner row, heartbeats, and the adopted jobs of managers that died
     schedule loop: fires due schedules (their jobs go to the runner); schedule service: schedules, changes, changelog
     webhook outbox: delivers the webhooks finished jobs left in the store; listeners: in-process callbacks
+    workflow runner: drives workflow runs node by node (their jobs go to the runner), resumes interrupted ones
 
 The manager never calls `asyncio.run`, never installs signal handlers and never prints, so it lives inside a
 notebook, a web app or a script alike. Everything that runs in the background while it is open is a collaborator
 with `start()` and `stop(timeout)`; `open()` starts them in order and `close()` stops them in reverse, within
 `shutdown_timeout` (see `JobManager._collaborators`). The monitoring methods (schedules, webhooks, listeners,
-retention) are in `manager.monitoring`, the crawling methods (discovery, crawl) in `manager.crawling`; `JobManager`
-inherits both.
+retention) are in `manager.monitoring`, the crawling methods (discovery, crawl) in `manager.crawling`, the
+workflow methods in `manager.workflows`; `JobManager` inherits them.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from meterlocal.lease import LeaseKeeper
 from meterlocal.manager.crawling import CrawlingMethods
 from meterlocal.manager.generating import GenerationMethods
 from meterlocal.manager.monitoring import MonitoringMethods
+from meterlocal.manager.workflows import WorkflowMethods
 from meterlocal.models import (
     Batch,
     BatchProgress,
@@ -74,6 +76,8 @@ from meterlocal.schedules.service import ScheduleService
 from meterlocal.settings import Settings
 from meterlocal.store import IdKind, PostgresStore, Store, store_for
 from meterlocal.tabular import ExportWriter
+from meterlocal.workflows.runner import WorkflowRunner
+from meterlocal.workflows.service import WorkflowService
 
 __all__ = ["JobManager"]
 
@@ -114,7 +118,7 @@ class _Collaborator(Protocol):
         """End within about `timeout` seconds, leaving unfinished work in the store for the next manager."""
 
 
-class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
+class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods, WorkflowMethods):
     """Strategies, jobs and batches over one store, run inside the caller's event loop.
 
     `path` is a SQLite file (created if missing) or ":memory:". Pages come from the web (`HttpFetcher`), from a
@@ -227,12 +231,25 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
             poll_seconds=self.settings.schedule_poll_seconds,
             background=run_schedules,
         )
+        self._workflow_runner = WorkflowRunner(
+            self._store,
+            self.settings,
+            owner_id=self._owner_id,
+            clock=clock,
+            submit=self._queue_jobs,  # as the schedules' jobs: the local runner, or the store's workers
+            wait_job=self._runner.wait,
+            resume=resume,
+        )
+        self._workflows = WorkflowService(
+            self._store, self.settings, clock=clock, runner=self._workflow_runner, owner_id=self._owner_id
+        )
         # After the runner, so a fired schedule's jobs have a runner; stopped first, so none fires while the runner
         # drains. Without run_schedules they run only when asked (run_due_schedules, deliver_webhooks).
         pulling: tuple[_Collaborator, ...] = (self._puller,) if self.run_jobs and self.claim == "any" else ()
-        # Discoveries fetch through the runner's fetcher, so they stop before it does. The isolation is first, so
-        # it is stopped last: once the runner's jobs are done or cancelled (a cancelled job's worker process is
-        # killed), idle workers get what is left of shutdown_timeout to exit.
+        # Collaborators stop in reverse order. The isolation is first, so it is stopped last: once the runner's jobs
+        # are done or cancelled (a cancelled job's worker process is killed), idle workers get what is left of
+        # shutdown_timeout to exit. Discoveries and the workflow runner come after the job runner: they use it, so
+        # they stop before it does (no run waits on a stopped runner).
         self._discoveries = DiscoveryService(self._runner.fetch, clock=clock)
         self._collaborators: tuple[_Collaborator, ...] = (
             self._isolation,
@@ -240,6 +257,7 @@ class JobManager(CrawlingMethods, MonitoringMethods, GenerationMethods):
             self._runner,
             *pulling,
             self._discoveries,
+            self._workflow_runner,
             self._outbox,
             self._schedule_loop,
         )

@@ -31,6 +31,7 @@ from meterlocal.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from meterlocal.workflows.records import Workflow, WorkflowRun
 
 __all__ = ["FireOutcome", "IdKind", "JobOutcome", "OwnerInfo", "PruneReport", "Store"]
 
@@ -288,6 +289,47 @@ class Store(Protocol):
         offset: int = 0,
     ) -> list[WebhookDelivery]:
         """Deliveries newest first, each with its attempts."""
+
+    # Workflows ----------------------------------------------------------------------------------------------
+    async def add_workflow(self, workflow: Workflow) -> None:
+        """Insert a new workflow; a node's unknown or deleted strategy raises `StrategyNotFoundError`."""
+
+    async def get_workflow(self, workflow_id: str) -> Workflow | None: ...
+
+    async def list_workflows(self, *, limit: int, offset: int) -> list[Workflow]:
+        """Live workflows, newest first."""
+
+    async def replace_workflow(self, workflow: Workflow) -> bool:
+        """Overwrite the live workflow with the same id. False if there is none."""
+
+    async def delete_workflow(self, workflow_id: str, *, at: datetime) -> bool:
+        """Remove the workflow (its runs and jobs stay readable) and cancel its unfinished runs. False if none."""
+
+    async def add_workflow_run(self, run: WorkflowRun, *, owner_id: str | None) -> None:
+        """Insert a new run, executed by `owner_id`."""
+
+    async def get_workflow_run(self, run_id: str) -> WorkflowRun | None: ...
+
+    async def list_workflow_runs(self, workflow_id: str, *, limit: int, offset: int) -> list[WorkflowRun]:
+        """The workflow's runs, newest first."""
+
+    async def latest_workflow_run(
+        self, workflow_id: str, *, status: str, before: str | None = None
+    ) -> WorkflowRun | None:
+        """The newest run of the workflow in `status`, other than run `before`."""
+
+    async def save_workflow_run(
+        self, run: WorkflowRun, *, owner_id: str | None, jobs: Sequence[Job] = (), new_owner_id: str | None = None
+    ) -> bool:
+        """In one transaction: overwrite the run only while it is unfinished and held by `owner_id` (else False,
+        nothing written), and insert `jobs` as pending jobs of the holder (`new_owner_id`, which takes the run
+        over, or `owner_id`)."""
+
+    async def cancel_workflow_run(self, run_id: str, *, at: datetime, error: str | None = None) -> bool:
+        """Mark an unfinished run cancelled, whoever executes it. False if it is finished or unknown."""
+
+    async def unfinished_workflow_runs(self) -> list[tuple[WorkflowRun, str | None]]:
+        """Every pending or running run and the owner executing it, oldest first."""
 
     # Retention ----------------------------------------------------------------------------------------------
     async def prune(self, *, older_than: datetime, keep_changes: bool, keep_failed: bool) -> PruneReport:

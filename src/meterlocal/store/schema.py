@@ -248,6 +248,45 @@ _MONITORING = Migration(
     ),
 )
 
+_WORKFLOWS = Migration(
+    version=3,
+    description="workflows (DAGs of strategies) and their runs",
+    statements=(
+        """
+        CREATE TABLE workflows (
+            workflow_id       TEXT PRIMARY KEY NOT NULL,
+            name              TEXT NOT NULL,
+            description       TEXT,
+            enabled           INTEGER NOT NULL DEFAULT 1,
+            max_urls_per_node INTEGER NOT NULL,
+            created_at        TEXT NOT NULL,
+            updated_at        TEXT NOT NULL,
+            deleted_at        TEXT,
+            nodes             TEXT NOT NULL,   -- JSON list of nodes
+            edges             TEXT NOT NULL    -- JSON list of edges
+        )
+        """,
+        "CREATE INDEX workflows_created ON workflows (created_at) WHERE deleted_at IS NULL",
+        """
+        CREATE TABLE workflow_runs (
+            run_id          TEXT PRIMARY KEY NOT NULL,
+            workflow_id     TEXT NOT NULL,
+            status          TEXT NOT NULL
+                            CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
+            force           INTEGER NOT NULL,
+            error           TEXT,
+            owner_id        TEXT,             -- the manager executing it; another resumes it when that one is gone
+            created_at      TEXT NOT NULL,
+            started_at      TEXT,
+            completed_at    TEXT,
+            node_executions TEXT NOT NULL     -- JSON: each node's status, job ids and counts (never its results)
+        )
+        """,
+        "CREATE INDEX workflow_runs_workflow ON workflow_runs (workflow_id, created_at)",
+        "CREATE INDEX workflow_runs_unfinished ON workflow_runs (status) WHERE status IN ('pending', 'running')",
+    ),
+)
+
 _CLAIM_INDEXES = (
     # claim_next: pending jobs in creation order (jobs_status_created serves it) and running jobs per host.
     "CREATE INDEX jobs_running_host ON jobs (host) WHERE status = 'running'",
@@ -301,10 +340,6 @@ _WORKERS = Migration(
     ),
 )
 
-# Version 3 is the workflow tables of another branch; this placeholder keeps the versions without gaps until the
-# two branches merge, when it is replaced by that migration (no released store ever recorded it).
-_RESERVED = Migration(version=3, description="reserved (workflow tables)", statements=())
-
 _GENERATION = Migration(
     version=5,
     description="the page and examples each generated strategy was written from (refine re-infers on it)",
@@ -334,7 +369,7 @@ _PAGES = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _RESERVED, _WORKERS, _GENERATION, _PAGES)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _WORKFLOWS, _WORKERS, _GENERATION, _PAGES)
 """Every migration, in order; versions are 1, 2, 3, ... without gaps."""
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -41,6 +41,7 @@ from meterlocal.store.monitoring import MonitoringQueries
 from meterlocal.store.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from meterlocal.store.shielded import run_whole
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
+from meterlocal.store.workflows import WorkflowQueries
 
 __all__ = ["SQLiteStore"]
 
@@ -178,7 +179,7 @@ def encode_results(results: Sequence[Any] | None, job_id: str) -> str:
         raise ValidationError(f"The results of job {job_id} cannot be stored as JSON: {exc}") from exc
 
 
-class SQLiteStore(MonitoringQueries, GenerationQueries):
+class SQLiteStore(MonitoringQueries, GenerationQueries, WorkflowQueries):
     """A `Store` in one SQLite file, in WAL mode; `":memory:"` keeps everything in this process.
 
     `path` may also be a `file:` URI (`file:/data/x.db?mode=ro`). `busy_timeout` is how many seconds an

@@ -43,6 +43,14 @@ from meterlocal.models import (
     format_timestamp,
 )
 from meterlocal.store.base import GenerationInput, OwnerInfo
+from meterlocal.workflows.records import (
+    NodeExecution,
+    RunStatus,
+    Workflow,
+    WorkflowEdge,
+    WorkflowNode,
+    WorkflowRun,
+)
 
 __all__ = [
     "GENERATION_INPUTS",
@@ -53,6 +61,8 @@ __all__ = [
     "TABLES",
     "WEBHOOK_ATTEMPTS",
     "WEBHOOK_DELIVERIES",
+    "WORKFLOWS",
+    "WORKFLOW_RUNS",
     "Column",
     "Table",
     "decode_json",
@@ -497,6 +507,57 @@ GENERATION_INPUTS: Table[GenerationInput] = Table(
     noun="generation input",
 )
 
+
+def _records_column(name: str, record: type[Any], *, exclude: frozenset[str] = frozenset()) -> Column:
+    """A list of pydantic records stored as JSON (`exclude`: fields computed on read, never stored)."""
+
+    def encode(values: Sequence[Any]) -> str:
+        return orjson.dumps([v.model_dump(mode="json", exclude=set(exclude)) for v in values]).decode()
+
+    def decode(text: str) -> list[Any]:
+        return [record.model_validate(value) for value in orjson.loads(text)]
+
+    return Column(name, encode, decode, big=True)
+
+
+WORKFLOWS: Table[Workflow] = Table(
+    "workflows",
+    [
+        Column("workflow_id"),
+        Column("name"),
+        Column("description"),
+        Column("enabled", int, bool),
+        Column("max_urls_per_node"),
+        time_column("created_at"),
+        time_column("updated_at"),
+        _records_column("nodes", WorkflowNode),
+        _records_column("edges", WorkflowEdge),
+    ],
+    build=Workflow.model_construct,
+    key="workflow_id",
+    noun="workflow",
+    unmapped=("deleted_at",),
+)
+
+WORKFLOW_RUNS: Table[WorkflowRun] = Table(
+    "workflow_runs",
+    [
+        Column("run_id"),
+        Column("workflow_id"),
+        Column("status", str, RunStatus),
+        Column("force", int, bool),
+        Column("error"),
+        Column("owner_id", read=False),  # the manager executing the run; a run does not carry it
+        time_column("created_at"),
+        optional_time_column("started_at"),
+        optional_time_column("completed_at"),
+        _records_column("node_executions", NodeExecution, exclude=frozenset({"results"})),
+    ],
+    build=WorkflowRun.model_construct,
+    key="run_id",
+    noun="workflow run",
+)
+
 TABLES: tuple[Table[Any], ...] = (
     STRATEGIES,
     JOBS,
@@ -505,5 +566,7 @@ TABLES: tuple[Table[Any], ...] = (
     WEBHOOK_DELIVERIES,
     WEBHOOK_ATTEMPTS,
     GENERATION_INPUTS,
+    WORKFLOWS,
+    WORKFLOW_RUNS,
 )
 """Every table whose rows are records."""

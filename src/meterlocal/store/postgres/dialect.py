@@ -6,6 +6,7 @@ The stores share their statements where the two dialects differ only in spelling
     ?                   ->  %s                    (psycopg's placeholder; a literal % becomes %%)
     INDEXED BY name     ->  (dropped)             (a planner hint only SQLite has)
     a IS NOT b          ->  a IS DISTINCT FROM b  (when b is not NULL: SQLite's null-safe comparison)
+    a IS b              ->  a IS NOT DISTINCT FROM b  (when b is not NULL: SQLite's null-safe equality)
     rowid               ->  seq                   (the identity column standing in for SQLite's rowid)
 
 A statement whose meaning differs between the engines (a boolean mixed with integers, `TOTAL`, `json_each`) is
@@ -27,6 +28,7 @@ __all__ = ["PostgresConnection", "postgres_sql"]
 
 _INDEXED_BY = re.compile(r"\s+INDEXED BY \w+")
 _IS_NOT = re.compile(r"\bIS NOT (?!NULL\b|DISTINCT\b)")
+_IS = re.compile(r"\bIS (?!NOT\b|NULL\b|DISTINCT\b|TRUE\b|FALSE\b)")
 _ROWID = re.compile(r"\browid\b")
 
 
@@ -35,6 +37,7 @@ def postgres_sql(sql: str) -> str:
     """The PostgreSQL text of a statement written in SQLite's spelling (see the module docstring)."""
     sql = sql.replace("%", "%%").replace("?", "%s")
     sql = _INDEXED_BY.sub("", sql)
+    sql = _IS.sub("IS NOT DISTINCT FROM ", sql)  # before IS NOT: its replacement starts with IS NOT
     sql = _IS_NOT.sub("IS DISTINCT FROM ", sql)
     return _ROWID.sub("seq", sql)
 

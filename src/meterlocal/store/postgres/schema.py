@@ -198,9 +198,46 @@ _WORKERS = Migration(
     ),
 )
 
-# Version 3 is the workflow tables of another branch; this placeholder keeps the versions without gaps until the
-# two branches merge, when it is replaced by that migration (no released store ever recorded it).
-_RESERVED = Migration(version=3, description="reserved (workflow tables)", statements=())
+_WORKFLOWS = Migration(
+    version=3,
+    description="workflows (DAGs of strategies) and their runs",
+    statements=(
+        """
+        CREATE TABLE workflows (
+            seq               BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+            workflow_id       TEXT PRIMARY KEY NOT NULL,
+            name              TEXT NOT NULL,
+            description       TEXT,
+            enabled           INTEGER NOT NULL DEFAULT 1,
+            max_urls_per_node INTEGER NOT NULL,
+            created_at        TEXT NOT NULL,
+            updated_at        TEXT NOT NULL,
+            deleted_at        TEXT,
+            nodes             TEXT NOT NULL,
+            edges             TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX workflows_created ON workflows (created_at) WHERE deleted_at IS NULL",
+        """
+        CREATE TABLE workflow_runs (
+            seq             BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+            run_id          TEXT PRIMARY KEY NOT NULL,
+            workflow_id     TEXT NOT NULL,
+            status          TEXT NOT NULL
+                            CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
+            force           INTEGER NOT NULL,
+            error           TEXT,
+            owner_id        TEXT,
+            created_at      TEXT NOT NULL,
+            started_at      TEXT,
+            completed_at    TEXT,
+            node_executions TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX workflow_runs_workflow ON workflow_runs (workflow_id, created_at)",
+        "CREATE INDEX workflow_runs_unfinished ON workflow_runs (status) WHERE status IN ('pending', 'running')",
+    ),
+)
 
 _GENERATION = Migration(
     version=5,
@@ -228,7 +265,7 @@ _PAGES = Migration(
     statements=("ALTER TABLE jobs ADD COLUMN page_urls TEXT",),  # JSON list; NULL for a job of one page
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _RESERVED, _WORKERS, _GENERATION, _PAGES)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _MONITORING, _WORKFLOWS, _WORKERS, _GENERATION, _PAGES)
 """Every migration, in order, with the version numbers of `store.schema.MIGRATIONS`."""
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -41,6 +41,7 @@ from meterlocal.store.postgres.listener import FINISHED, PENDING, Notifications
 from meterlocal.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from meterlocal.store.shielded import run_whole
 from meterlocal.store.tables import JOBS, OWNERS, STRATEGIES
+from meterlocal.store.workflows import WorkflowQueries
 
 if TYPE_CHECKING:
     import psycopg_pool
@@ -136,7 +137,7 @@ _SQL_IDS_LIKE: dict[IdKind, str] = {
 }
 
 
-class PostgresStore(MonitoringQueries, GenerationQueries):
+class PostgresStore(MonitoringQueries, GenerationQueries, WorkflowQueries):
     """A `Store` in the PostgreSQL database at `dsn` (a `postgresql://` URL, as libpq reads it).
 
     `pool_size` is the most connections this store opens (each manager's jobs share them); `busy_timeout` is how
