@@ -88,7 +88,8 @@ async def test_close_is_prompt_with_a_stuck_extraction(tmp_path: Path, site: Sit
     while alive(pid):
         assert time.monotonic() < deadline, "the stuck worker outlived close()"
         await asyncio.sleep(0.01)
-    async with JobManager(tmp_path / "c.db", Settings(retries=0)) as jm:
+    # A producer (run_jobs=False) reads the store without adopting or running anything.
+    async with JobManager(tmp_path / "c.db", Settings(retries=0), run_jobs=False) as jm:
         assert (await jm.get_job(job.job_id)).status is JobStatus.PENDING  # left for the next manager, as ever
     figures("isolation: close() with a stuck extraction (shutdown_timeout 0.5 s)", f"returned in {closed:.2f} s")
 
