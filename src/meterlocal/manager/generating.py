@@ -23,6 +23,7 @@ from meterlocal.extract.infer import StrategyProposal, infer_strategy
 from meterlocal.extract.repair import suggest_repair
 from meterlocal.fetch import FetchRequest
 from meterlocal.generation import GeneratedStrategy, GenerationRequest, RepairSuggestion
+from meterlocal.manager.strategies import StrategyMethods
 from meterlocal.models import Clock, Job, JobStatus, Strategy
 from meterlocal.settings import Settings
 from meterlocal.store import GenerationInput, Store
@@ -37,8 +38,8 @@ __all__ = ["GenerationMethods"]
 _GOOD_RUNS_LOOKED_AT = 200  # completed runs searched, newest first, for the last good one before a broken run
 
 
-class GenerationMethods:
-    """generate_strategy, refine_strategy and suggest_repair (a base of `JobManager`)."""
+class GenerationMethods(StrategyMethods):
+    """generate_strategy, refine_strategy and suggest_repair (a base of `JobManager`), over its strategy methods."""
 
     # Set by JobManager.__init__.
     settings: Settings
@@ -47,23 +48,8 @@ class GenerationMethods:
     _runner: JobRunner
     _pool: ThreadPoolExecutor
 
-    async def _ready(self) -> Store:
-        raise NotImplementedError  # JobManager opens the store
-
     if TYPE_CHECKING:  # JobManager's own methods, used here
 
-        async def create_strategy(
-            self,
-            name: str,
-            strategy: Mapping[str, Any],
-            *,
-            url: str | None = None,
-            description: str = "",
-            output_schema: Mapping[str, Any] | None = None,
-            filter_config: Mapping[str, Any] | None = None,
-        ) -> Strategy: ...
-        async def update_strategy(self, strategy_id: str, *, strategy: Mapping[str, Any] | None = None) -> Strategy: ...
-        async def get_strategy(self, strategy_id: str) -> Strategy: ...
         async def get_job(self, job_id: str) -> Job: ...
         async def list_jobs(
             self,
