@@ -26,6 +26,7 @@ from typing import Any
 
 from meterlocal.errors import UnavailableError
 from meterlocal.models import Clock, Job, utcnow
+from meterlocal.queue import drain
 from meterlocal.settings import Settings
 from meterlocal.store import Store
 
@@ -87,14 +88,9 @@ class JobPuller:
         self._wake.set()
         if self._loop_task is not None:
             await self._loop_task
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            logger.info("handing back %d running job(s) to the store", len(pending))
-            await asyncio.wait(pending)
+        handed_back = await drain(self._tasks, timeout)
+        if handed_back:
+            logger.info("handed back %d running job(s) to the store", handed_back)
 
     async def _pull(self) -> None:
         while not self._stopping:

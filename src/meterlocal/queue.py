@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
-__all__ = ["HostQueue"]
+__all__ = ["HostQueue", "drain"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +89,17 @@ class HostQueue:
         self._queues.clear()
         self._ready.clear()
         self._in_ready.clear()
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        await drain(self._tasks, timeout)
+
+
+async def drain(tasks: set[asyncio.Task[Any]], timeout: float) -> int:
+    """Wait up to `timeout` s for `tasks`, then cancel the ones still running and wait for them to unwind (a
+    cancelled job goes back to the store as it is). Return how many were cancelled."""
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(set(tasks), timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+    return len(pending)
